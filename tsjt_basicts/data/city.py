@@ -1,0 +1,106 @@
+"""The one object the rest of the code reads: a city's series, graph and calendar."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+DataKind = Literal["real", "synthetic"]
+GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the problem and how to fix it."""
+
+
+@dataclass(frozen=True, eq=False)
+class City:
+    """A city's multivariate traffic series and road graph.
+
+    Attributes:
+        name: unique name, e.g. ``"METR-LA"`` or ``"synthetic-la"``.
+        series: ``[T, N, C]`` float32; channel 0 is the forecast quantity, NaN marks missing.
+        adjacency: ``[N, N]`` non-negative float32 weights (row i -> column j).
+        interval_minutes: minutes between two steps (5, 10, 15, 60 ...).
+        steps_per_day: steps in one (service) day with this city's own interval.
+        zero_is_missing: True for the paper's speed data, where 0 means a failed sensor; False for
+            counts (metro, bus, volume), where 0 is a real value that must be scored.
+        locations: optional ``[N, 2]`` sensor coordinates (lat, lon).
+        graph_source: how ``adjacency`` was made ("given", "gaussian-kernel", "correlation", ...).
+        kind: "real" or "synthetic": every reported result carries it.
+        start_day_of_week: weekday (0 = Monday) of step 0, when the calendar is known.
+        same_sensors_as: names of other datasets that contain this city's sensors (e.g. the
+            Los Angeles week is part of METR-LA): such a city may never be the other's source.
+    """
+
+    name: str
+    series: np.ndarray
+    adjacency: np.ndarray
+    interval_minutes: int
+    steps_per_day: int
+    zero_is_missing: bool = False
+    locations: np.ndarray | None = None
+    graph_source: GraphSource = "given"
+    kind: DataKind = "real"
+    start_day_of_week: int | None = None
+    same_sensors_as: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        series = np.asarray(self.series, dtype=np.float32)
+        if series.ndim == 2:
+            series = series[:, :, None]
+        if series.ndim != 3:
+            raise DataError(f"city {self.name!r}: series must be [T, N] or [T, N, C], got shape {series.shape}")
+        object.__setattr__(self, "series", series)
+        object.__setattr__(self, "adjacency", check_adjacency(self.adjacency, series.shape[1], self.name))
+        if self.steps_per_day <= 0 or self.interval_minutes <= 0:
+            raise DataError(f"city {self.name!r}: steps_per_day and interval_minutes must be positive")
+        if self.locations is not None and np.shape(self.locations) != (series.shape[1], 2):
+            raise DataError(
+                f"city {self.name!r}: locations must be [N, 2] = [{series.shape[1]}, 2], got {np.shape(self.locations)}"
+            )
+        if np.isinf(series).any():
+            raise DataError(f"city {self.name!r}: series holds inf values; mark missing values with NaN instead")
+
+    @property
+    def num_steps(self) -> int:
+        return self.series.shape[0]
+
+    @property
+    def num_nodes(self) -> int:
+        return self.series.shape[1]
+
+    @property
+    def num_days(self) -> float:
+        return self.num_steps / self.steps_per_day
+
+    def valid_mask(self) -> np.ndarray:
+        """``[T, N]`` True where channel 0 holds an observed value (the city's own convention)."""
+        values = self.series[..., 0]
+        mask = ~np.isnan(values)
+        if self.zero_is_missing:
+            mask &= values != 0
+        return mask
+
+    def summary(self) -> str:
+        return (
+            f"{self.name} ({self.kind}): {self.num_nodes} nodes, {self.num_steps} steps of "
+            f"{self.interval_minutes} min ({self.num_days:.1f} days), graph {self.graph_source} "
+            f"with {int((self.adjacency > 0).sum())} edges"
+        )
+
+
+def check_adjacency(adjacency: np.ndarray, num_nodes: int, city_name: str = "?") -> np.ndarray:
+    """Return ``adjacency`` as float32 after checking shape, finiteness and sign."""
+    adj = np.asarray(adjacency, dtype=np.float32)
+    if adj.shape != (num_nodes, num_nodes):
+        raise DataError(
+            f"city {city_name!r}: graph is {adj.shape} but the series has {num_nodes} nodes; "
+            "pass the graph that belongs to these sensors (same order), or none to build one"
+        )
+    if not np.isfinite(adj).all():
+        raise DataError(f"city {city_name!r}: graph holds NaN/inf weights; replace them by 0 (no edge)")
+    if (adj < 0).any():
+        raise DataError(f"city {city_name!r}: graph holds negative weights; edge weights must be >= 0")
+    return adj

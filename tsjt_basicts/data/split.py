@@ -1,0 +1,118 @@
+"""The shared few-shot protocol: the one source of truth for every method's split.
+
+Target city: the few-shot training data are its first ``target_days`` days (counted with the
+city's own steps per day), the test data its last ``test_fraction`` of steps; an optional
+validation part is carved out of the end of the few-shot window. Source cities: their whole
+series. Every window (``input_len`` in, ``output_len`` out) lies inside one range.
+
+``protocol="stgfsl"`` reproduces the ST-GFSL / TSJT-paper conventions instead (few-shot window of
+``288 x target_days`` steps whatever the interval, normalisation fitted on the whole series) so
+that results can be set beside the published ones; every result records its protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tsjt_basicts.data.city import City, DataError
+
+ProtocolName = Literal["strict", "stgfsl"]
+STGFSL_STEPS_PER_DAY = 288  # ST-GFSL counts 288 steps a day even for 10-minute cities.
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Settings of the shared few-shot protocol (defaults: the TSJT paper's task)."""
+
+    name: ProtocolName = "strict"
+    target_days: float = 3.0
+    val_days: float = 0.0
+    test_fraction: float = 0.2
+    input_len: int = 12
+    output_len: int = 6
+
+    def __post_init__(self) -> None:
+        if self.name not in ("strict", "stgfsl"):
+            raise DataError(f"unknown protocol {self.name!r}; use 'strict' (leak-free) or 'stgfsl' (paper-compatible)")
+        if not 0 < self.test_fraction < 1:
+            raise DataError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
+        if not 0 <= self.val_days < self.target_days:
+            raise DataError(f"val_days ({self.val_days}) must be >= 0 and below target_days ({self.target_days})")
+
+    @property
+    def window_len(self) -> int:
+        return self.input_len + self.output_len
+
+
+@dataclass(frozen=True)
+class StepRange:
+    """Half-open range ``[start, stop)`` of time steps."""
+
+    start: int
+    stop: int
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+@dataclass(frozen=True)
+class CitySplit:
+    """Step ranges of one city: what trains, validates, tests, and fits the scaler."""
+
+    train: StepRange
+    val: StepRange | None
+    test: StepRange | None
+    scaler_fit: StepRange
+
+
+def few_shot_steps(city: City, protocol: Protocol, days: float) -> int:
+    """Steps in ``days`` days under the protocol's day convention."""
+    per_day = STGFSL_STEPS_PER_DAY if protocol.name == "stgfsl" else city.steps_per_day
+    return int(round(days * per_day))
+
+
+def split_target(city: City, protocol: Protocol) -> CitySplit:
+    """Few-shot train / optional validation / test ranges of the target city."""
+    few_shot = few_shot_steps(city, protocol, protocol.target_days)
+    val = few_shot_steps(city, protocol, protocol.val_days)
+    test_start = city.num_steps - int(round(protocol.test_fraction * city.num_steps))
+    if few_shot > test_start:
+        raise DataError(
+            f"target {city.name!r}: the few-shot window ({few_shot} steps) overlaps the test range "
+            f"(starting at step {test_start} of {city.num_steps}); use fewer target_days or a longer series"
+        )
+    train = StepRange(0, few_shot - val)
+    split = CitySplit(
+        train=train,
+        val=StepRange(few_shot - val, few_shot) if val else None,
+        test=StepRange(test_start, city.num_steps),
+        scaler_fit=train if protocol.name == "strict" else StepRange(0, city.num_steps),
+    )
+    for part in (split.train, split.val, split.test):
+        if part is not None and len(part) < protocol.window_len:
+            raise DataError(
+                f"target {city.name!r}: range {part} is shorter than one window ({protocol.window_len} steps)"
+            )
+    return split
+
+
+def split_source(city: City) -> CitySplit:
+    """A source city trains on, and is normalised by, its whole series."""
+    whole = StepRange(0, city.num_steps)
+    return CitySplit(train=whole, val=None, test=None, scaler_fit=whole)
+
+
+def window_starts(steps: StepRange, window_len: int) -> np.ndarray:
+    """Start indices of every window of ``window_len`` steps lying inside ``steps``."""
+    return np.arange(steps.start, steps.stop - window_len + 1, dtype=np.int64)
+
+
+def check_sources(target: City, sources: list[City]) -> None:
+    """Refuse a source pool that holds the target's data (same city or the same sensors)."""
+    for source in sources:
+        if source.name == target.name or target.name in source.same_sensors_as or source.name in target.same_sensors_as:
+            raise DataError(
+                f"source {source.name!r} holds data of target {target.name!r}; remove it from the sources"
+            )

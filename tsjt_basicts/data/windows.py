@@ -1,0 +1,149 @@
+"""Windows of one city and the multi-city batches of joint training.
+
+Model inputs follow BasicTS: ``[B, input_len, N, C]`` with C = 3 channels (z-scored value,
+time of day in [0, 1), day of week / 7). Missing inputs are set to 0 (the mean, once z-scored).
+Targets stay in the city's own units; the mask marks observed values by the city's convention.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+
+from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.scaler import ZScore
+from tsjt_basicts.data.split import CitySplit, Protocol, StepRange, window_starts
+
+NUM_INPUT_FEATURES = 3
+SourceAllocation = Literal["uniform", "size"]
+
+
+@dataclass
+class Batch:
+    """One city's sub-batch. inputs: [B, L, N, 3]; targets, mask: [B, H, N]."""
+
+    city: str
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.city, self.inputs.to(device), self.targets.to(device), self.mask.to(device))
+
+
+@dataclass
+class JointBatch:
+    """One TSJT step: the target sub-batch and one sub-batch per source city."""
+
+    target: Batch
+    sources: list[Batch]
+
+
+def time_features(city: City) -> np.ndarray:
+    """``[T, 2]`` time of day in [0, 1) and day of week / 7 of every step."""
+    steps = np.arange(city.num_steps)
+    time_of_day = (steps % city.steps_per_day) / city.steps_per_day
+    day_of_week = ((steps // city.steps_per_day + (city.start_day_of_week or 0)) % 7) / 7.0
+    return np.stack([time_of_day, day_of_week], axis=1).astype(np.float32)
+
+
+class CityWindows:
+    """All windows of one city that start inside one step range, ready to batch."""
+
+    def __init__(self, city: City, scaler: ZScore, steps: StepRange, protocol: Protocol):
+        self.city = city
+        self.scaler = scaler
+        self.input_len = protocol.input_len
+        self.output_len = protocol.output_len
+        self.starts = window_starts(steps, protocol.window_len)
+        if len(self.starts) == 0:
+            raise DataError(f"city {city.name!r}: range {steps} holds no window of {protocol.window_len} steps")
+        observed = city.valid_mask()
+        values = np.where(observed, scaler.transform(city.series[..., 0]), 0.0)
+        calendar = np.broadcast_to(time_features(city)[:, None, :], (city.num_steps, city.num_nodes, 2))
+        self.features = torch.from_numpy(np.concatenate([values[..., None], calendar], axis=2).astype(np.float32))
+        self.targets = torch.from_numpy(np.nan_to_num(city.series[..., 0], nan=0.0).astype(np.float32))
+        self.mask = torch.from_numpy(observed)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, positions: np.ndarray) -> Batch:
+        """Windows number ``positions`` (indices into ``self.starts``) as one batch."""
+        starts = torch.from_numpy(self.starts[positions])
+        past = starts[:, None] + torch.arange(self.input_len)
+        future = starts[:, None] + self.input_len + torch.arange(self.output_len)
+        return Batch(self.city.name, self.features[past], self.targets[future], self.mask[future])
+
+    def iter_batches(self, batch_size: int) -> Iterator[Batch]:
+        """Every window once, in time order (evaluation)."""
+        for first in range(0, len(self), batch_size):
+            yield self.batch(np.arange(first, min(first + batch_size, len(self))))
+
+
+def city_windows(city: City, split: CitySplit, part: Literal["train", "val", "test"], protocol: Protocol) -> CityWindows:
+    """Windows of one part of a split, normalised with the split's scaler range."""
+    steps = getattr(split, part)
+    if steps is None:
+        raise DataError(f"city {city.name!r} has no {part} range under this protocol (set val_days for validation)")
+    return CityWindows(city, ZScore.fit(city, split.scaler_fit), steps, protocol)
+
+
+def allocate_source_batch(source_batch: int, sizes: list[int], allocation: SourceAllocation) -> list[int]:
+    """Split ``source_batch`` samples over source cities: evenly, or in proportion to their windows."""
+    if source_batch < len(sizes):
+        raise DataError(f"source_batch ({source_batch}) must give every one of the {len(sizes)} sources a sample")
+    if allocation == "uniform":
+        weights = np.ones(len(sizes))
+    elif allocation == "size":
+        weights = np.asarray(sizes, dtype=np.float64)
+    else:
+        raise DataError(f"unknown source allocation {allocation!r}; use 'uniform' or 'size'")
+    spare = source_batch - len(sizes)  # every source gets one sample, the rest by largest remainder
+    exact = spare * weights / weights.sum()
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(counts - exact)[: spare - counts.sum()]] += 1
+    return [int(c) + 1 for c in counts]
+
+
+class JointSampler:
+    """Per step, ``target_batch`` target windows and ``source_batch`` source windows (paper: 4 + 124).
+
+    An epoch is one pass over the target's few-shot windows; each source city draws from its own
+    shuffled stream of windows, so sources are visited evenly across epochs.
+    """
+
+    def __init__(
+        self,
+        target: CityWindows,
+        sources: list[CityWindows],
+        target_batch: int = 4,
+        source_batch: int = 124,
+        allocation: SourceAllocation = "uniform",
+        seed: int = 0,
+    ):
+        self.target = target
+        self.sources = sources
+        self.target_batch = target_batch
+        self.source_sizes = allocate_source_batch(source_batch, [len(s) for s in sources], allocation) if sources else []
+        self.rng = np.random.default_rng(seed)
+        self._streams = [np.empty(0, dtype=np.int64) for _ in sources]
+
+    def __len__(self) -> int:
+        return -(-len(self.target) // self.target_batch)
+
+    def _draw(self, source: int, count: int) -> np.ndarray:
+        while len(self._streams[source]) < count:
+            fresh = self.rng.permutation(len(self.sources[source]))
+            self._streams[source] = np.concatenate([self._streams[source], fresh])
+        drawn, self._streams[source] = self._streams[source][:count], self._streams[source][count:]
+        return drawn
+
+    def __iter__(self) -> Iterator[JointBatch]:
+        order = self.rng.permutation(len(self.target))
+        for first in range(0, len(order), self.target_batch):
+            target = self.target.batch(order[first : first + self.target_batch])
+            sources = [s.batch(self._draw(i, n)) for i, (s, n) in enumerate(zip(self.sources, self.source_sizes))]
+            yield JointBatch(target, sources)
