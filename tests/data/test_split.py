@@ -4,7 +4,7 @@ import pytest
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.scaler import ZScore
 from tsjt_basicts.data.split import Protocol, check_sources, split_source, split_target, window_starts
-from tsjt_basicts.data.windows import CityWindows, JointSampler, allocate_source_batch, city_windows
+from tsjt_basicts.data.windows import CityWindows, JointSteps, allocate_source_batch, city_windows
 
 
 def make_city(name: str, days: int, interval: int, nodes: int = 5, seed: int = 0, **kw) -> City:
@@ -83,17 +83,17 @@ def test_joint_batches_keep_cities_apart_and_cover_the_target_once_per_epoch():
     protocol = Protocol()
     target = make_city("t", days=10, interval=10, nodes=4)
     sources = [make_city("s1", 8, 5, nodes=6, seed=1), make_city("s2", 8, 10, nodes=9, seed=2)]
-    sampler = JointSampler(
+    steps = JointSteps(
         city_windows(target, split_target(target, protocol), "train", protocol),
         [city_windows(s, split_source(s), "train", protocol) for s in sources],
     )
     seen = []
-    for step in sampler:
+    for step in steps:
         assert step.target.inputs.shape[1:] == (12, 4, 3) and step.target.targets.shape[1:] == (6, 4)
         assert [b.inputs.shape[2] for b in step.sources] == [6, 9]
         assert sum(b.inputs.shape[0] for b in step.sources) == 124
         seen.append(step.target.inputs[:, 0, 0, 1])  # time of day identifies each window
-    assert sum(len(s) for s in seen) == len(sampler.target) == 3 * 144 - 17
+    assert sum(len(s) for s in seen) == len(steps.target) == 3 * 144 - 17
 
 
 def test_windows_hold_normalised_inputs_and_raw_targets():

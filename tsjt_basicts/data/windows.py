@@ -108,11 +108,14 @@ def allocate_source_batch(source_batch: int, sizes: list[int], allocation: Sourc
     return [int(c) + 1 for c in counts]
 
 
-class JointSampler:
-    """Per step, ``target_batch`` target windows and ``source_batch`` source windows (paper: 4 + 124).
+class JointSteps:
+    """Training steps of joint training: per step ``target_batch`` target windows and
+    ``source_batch`` source windows split over the source cities (paper: 4 + 124).
 
-    An epoch is one pass over the target's few-shot windows; each source city draws from its own
-    shuffled stream of windows, so sources are visited evenly across epochs.
+    Map-style, so a DataLoader (and DDP's DistributedSampler) can shuffle and shard the steps:
+    step ``i`` holds chunk ``i`` of a seeded permutation of the target's few-shot windows, and
+    fresh windows of every source city, each drawn from its own reshuffled stream so sources are
+    visited evenly.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class JointSampler:
         self.target_batch = target_batch
         self.source_sizes = allocate_source_batch(source_batch, [len(s) for s in sources], allocation) if sources else []
         self.rng = np.random.default_rng(seed)
+        self.target_order = self.rng.permutation(len(target))
         self._streams = [np.empty(0, dtype=np.int64) for _ in sources]
 
     def __len__(self) -> int:
@@ -141,9 +145,14 @@ class JointSampler:
         drawn, self._streams[source] = self._streams[source][:count], self._streams[source][count:]
         return drawn
 
+    def __getitem__(self, step: int) -> JointBatch:
+        if not 0 <= step < len(self):
+            raise IndexError(f"step {step} out of range for {len(self)} steps")
+        chunk = self.target_order[step * self.target_batch : (step + 1) * self.target_batch]
+        sources = [s.batch(self._draw(i, n)) for i, (s, n) in enumerate(zip(self.sources, self.source_sizes))]
+        return JointBatch(self.target.batch(chunk), sources)
+
     def __iter__(self) -> Iterator[JointBatch]:
-        order = self.rng.permutation(len(self.target))
-        for first in range(0, len(order), self.target_batch):
-            target = self.target.batch(order[first : first + self.target_batch])
-            sources = [s.batch(self._draw(i, n)) for i, (s, n) in enumerate(zip(self.sources, self.source_sizes))]
-            yield JointBatch(target, sources)
+        """One epoch in a shuffled step order."""
+        for step in self.rng.permutation(len(self)):
+            yield self[int(step)]

@@ -1,0 +1,205 @@
+"""Named cities and cross-city tasks: ``load_city("melbourne")``, ``load_task("metro")``.
+
+Paper cities (METR-LA, PEMS-BAY, Chengdu, Shenzhen) are read from ``<data_root>/<CITY>/`` as
+written by ``python -m tsjt_basicts.data.prepare`` (default data root: the project's
+``datasets/``). The small real cities are read from ``<shared>/real/`` (default: the
+``TSJT_SHARED_DATASETS`` environment variable, else ``../shared/datasets`` beside the project).
+A prepared city of any other name is read from ``<data_root>/<name>/``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.digests import PAPER_GRAPHS, verify_file
+from tsjt_basicts.data.formats.generic import DATA_FILE, load_generic
+from tsjt_basicts.data.graphs import with_correlation_graph
+from tsjt_basicts.data.split import Protocol, check_sources, split_source
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DATASETS_ENV = "TSJT_SHARED_DATASETS"
+
+
+@dataclass(frozen=True)
+class PaperCity:
+    """A city of the paper: its folder in the ST-GFSL bundle, calendar, size and DCRNN files."""
+
+    folder: str
+    interval_minutes: int
+    num_nodes: int
+    num_steps: int
+    start: str  # ISO time of step 0 ("" when unknown)
+    dcrnn_files: tuple[str, str] | None = None  # (series .h5, graph pickle) of the DCRNN release
+    same_sensors_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RealCity:
+    """A small real city of ``shared/datasets/real``."""
+
+    folder: str
+    zero_is_missing: bool = False
+    adjacency_is_distance: bool = False
+    same_sensors_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Task:
+    """A cross-city few-shot task: a target city and its source cities."""
+
+    name: str
+    target: str
+    sources: tuple[str, ...]
+    description: str
+
+
+PAPER_CITIES = {
+    "METR-LA": PaperCity("metr-la", 5, 207, 34272, "2012-03-01T00:00", ("metr-la.h5", "adj_mx.pkl"), ("los-angeles",)),
+    "PEMS-BAY": PaperCity("pems-bay", 5, 325, 52116, "2017-01-01T00:00", ("pems-bay.h5", "adj_mx_bay.pkl")),
+    "Chengdu": PaperCity("chengdu_m", 10, 524, 17280, ""),
+    "Shenzhen": PaperCity("shenzhen", 10, 627, 17280, ""),
+}
+
+REAL_CITIES = {
+    "beijing-metro": RealCity("beijing_metro_flow"),
+    "hangzhou-metro": RealCity("hangzhou_metro_inflow"),
+    # Its values have no zeros or NaN (interpolated by T-GCN); 0 = missing is the speed convention.
+    "los-angeles": RealCity("los_angeles_loop_speed", zero_is_missing=True, same_sensors_as=("METR-LA",)),
+    "melbourne": RealCity("melbourne_scats_volume"),
+    "montevideo": RealCity("montevideo_bus_inflow", adjacency_is_distance=True),
+}
+
+SYNTHETIC_TASK = "synthetic"
+
+TASKS = {
+    task.name: task
+    for task in (
+        Task("metro", "hangzhou-metro", ("beijing-metro",), "metro inflow, 10 min: Hangzhou from Beijing"),
+        Task(
+            "la-speed",
+            "los-angeles",
+            ("melbourne", "beijing-metro", "montevideo"),
+            "LA freeway speed from three cities of other modalities (volume, metro, bus)",
+        ),
+        Task(
+            "melbourne-volume",
+            "melbourne",
+            ("los-angeles", "beijing-metro", "montevideo"),
+            "Melbourne vehicle volume from speed, metro and bus cities",
+        ),
+        *(
+            Task(city, city, tuple(c for c in PAPER_CITIES if c != city), f"paper task: {city} from the other three")
+            for city in PAPER_CITIES
+        ),
+        Task(
+            SYNTHETIC_TASK,
+            "(generated)",
+            (),
+            "synthetic cities of tsjt_basicts.data.synthetic; the first is the target",
+        ),
+    )
+}
+
+
+def shared_datasets_root(shared_root: str | Path | None = None) -> Path:
+    """The shared reference data: the argument, else $TSJT_SHARED_DATASETS, else ../shared/datasets."""
+    return Path(shared_root or os.environ.get(SHARED_DATASETS_ENV) or PROJECT_ROOT.parent / "shared" / "datasets")
+
+
+def data_root_of(data_root: str | Path | None = None) -> Path:
+    """Where prepared cities live: the argument, else the project's ``datasets/``."""
+    return Path(data_root) if data_root else PROJECT_ROOT / "datasets"
+
+
+def paper_graph_file(name: str, shared_root: str | Path | None = None) -> Path:
+    """The verified ``matrix.npy`` of a paper city in the shared graphs folder."""
+    known = PAPER_GRAPHS[f"{PAPER_CITIES[name].folder}/matrix.npy"]
+    path = shared_datasets_root(shared_root) / "graphs" / known.path
+    verify_file(path, known)
+    return path
+
+
+def missing_paper_series(name: str, folder: Path) -> DataError:
+    spec = PAPER_CITIES[name]
+    dcrnn = f" or {spec.dcrnn_files[0]} (with {spec.dcrnn_files[1]}) from the DCRNN release" if spec.dcrnn_files else ""
+    return DataError(
+        f"{name}: no prepared series in {folder} ({DATA_FILE}). Obtain {spec.folder}/dataset.npy "
+        f"([{spec.num_steps}, {spec.num_nodes}, 2]) from the ST-GFSL / TPB data bundle{dcrnn}, then run "
+        f"`python -m tsjt_basicts.data.prepare --city {name} --from /path/to/the/downloaded/folder`, which checks "
+        "them against the published sha256 digests (add --verify to only check); see datasets/README.md"
+    )
+
+
+def load_city(
+    name: str,
+    data_root: str | Path | None = None,
+    shared_root: str | Path | None = None,
+    protocol: Protocol = Protocol(),
+) -> City:
+    """Load a paper city, a shared real city, or a prepared city by name.
+
+    ``protocol`` sets the training range of a correlation graph (cities with neither graph nor
+    coordinates, e.g. hangzhou-metro): the few-shot training range of a target under it.
+    """
+    prepared = data_root_of(data_root) / name
+    if name in PAPER_CITIES:
+        spec = PAPER_CITIES[name]
+        if not (prepared / DATA_FILE).is_file():
+            raise missing_paper_series(name, prepared)
+        city = load_generic(
+            prepared, name=name, zero_is_missing=True, protocol=protocol, same_sensors_as=spec.same_sensors_as
+        )
+        if city.num_nodes != spec.num_nodes:
+            raise DataError(f"{prepared}: {city.num_nodes} nodes, {name} has {spec.num_nodes}; prepare it again")
+        return city
+    if name in REAL_CITIES:
+        spec = REAL_CITIES[name]
+        folder = shared_datasets_root(shared_root) / "real" / spec.folder
+        if not folder.is_dir():
+            raise DataError(
+                f"{name}: {folder} not found; pass shared_root or set {SHARED_DATASETS_ENV} to the shared datasets"
+            )
+        return load_generic(
+            folder,
+            name=name,
+            zero_is_missing=spec.zero_is_missing,
+            adjacency_is_distance=spec.adjacency_is_distance,
+            protocol=protocol,
+            same_sensors_as=spec.same_sensors_as,
+        )
+    if (prepared / DATA_FILE).is_file():
+        return load_generic(prepared, name=name, protocol=protocol)
+    known = [*PAPER_CITIES, *REAL_CITIES]
+    raise DataError(
+        f"unknown city {name!r}: known cities are {', '.join(known)}; or prepare your own into {prepared} "
+        "with `python -m tsjt_basicts.data.prepare --city NAME --from FOLDER`"
+    )
+
+
+def as_source(city: City) -> City:
+    """A source city: a correlation graph may use its whole series (it is all training data)."""
+    return with_correlation_graph(city, split_source(city).train) if city.graph_source == "correlation" else city
+
+
+def load_task(
+    name: str,
+    data_root: str | Path | None = None,
+    shared_root: str | Path | None = None,
+    seed: int = 0,
+    protocol: Protocol = Protocol(),
+) -> tuple[City, list[City]]:
+    """``(target, sources)`` of a named task, checked so that no source holds target data."""
+    if name == SYNTHETIC_TASK:
+        from tsjt_basicts.data.synthetic import synthetic_cities  # hook: written separately, imported lazily
+
+        target, *sources = synthetic_cities(seed)
+    elif name in TASKS:
+        task = TASKS[name]
+        target = load_city(task.target, data_root, shared_root, protocol)
+        sources = [as_source(load_city(source, data_root, shared_root, protocol)) for source in task.sources]
+    else:
+        raise DataError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    check_sources(target, sources)
+    return target, sources
