@@ -1,0 +1,28 @@
+"""Small widths, tiny graphs and batches shared by the backbone tests."""
+import numpy as np
+import torch
+
+SMALL = {
+    "STGCN": {"block_channels": (16, 8, 16)},
+    "GWN": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "dropout": 0.0},
+    "DCRNN": {"hidden_size": 16},
+}
+
+
+def random_adjacency(nodes: int, seed: int, isolated: int = 0) -> np.ndarray:
+    """A weighted directed graph with self-loops; the last ``isolated`` nodes have no edge at all."""
+    rng = np.random.default_rng(seed)
+    adj = (rng.random((nodes, nodes)) < 0.4) * rng.random((nodes, nodes))
+    np.fill_diagonal(adj, 1.0)
+    if isolated:
+        adj[-isolated:, :] = 0.0
+        adj[:, -isolated:] = 0.0
+    return adj.astype(np.float32)
+
+
+def history_batch(batch: int, nodes: int, seed: int = 0, channels: int = 3) -> torch.Tensor:
+    return torch.randn(batch, 12, nodes, channels, generator=torch.Generator().manual_seed(seed))
+
+
+def learned_graph_for(name: str, batch: int, nodes: int) -> torch.Tensor | None:
+    return torch.randn(batch, nodes, nodes) if name == "GWN" else None

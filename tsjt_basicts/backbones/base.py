@@ -1,0 +1,89 @@
+"""The contract every backbone follows: one config dataclass, one checked forward.
+
+``forward(history [B, T_in, N, C_in], graph: CityGraph, learned_graph [B, N, N] | None)``
+returns ``[B, T_out, N, C_out]``. No parameter depends on N (Graph WaveNet's optional single-city
+node embeddings excepted), so one instance serves cities of different sizes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from tsjt_basicts.backbones.layers.graph import CityGraph
+
+
+@dataclass
+class BackboneConfig:
+    """Fields shared by every backbone; subclasses add theirs."""
+
+    in_channels: int = field(
+        default=3,
+        metadata={"help": "input channels C_in: z-scored value, time of day, day of week (+ a prompt under TSJT)"},
+    )
+    input_len: int = field(default=12, metadata={"help": "input steps T_in"})
+    output_len: int = field(default=6, metadata={"help": "forecast steps T_out"})
+    out_channels: int = field(default=1, metadata={"help": "output channels C_out per node and step"})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{type(self).__name__}.{f.name} must be an int, got {value!r}")
+        for name in ("in_channels", "input_len", "output_len", "out_channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+class Backbone(nn.Module):
+    """Base of the registered backbones: holds the config and checks inputs against it."""
+
+    Config: ClassVar[type[BackboneConfig]] = BackboneConfig
+    accepts_learned_graph: ClassVar[bool] = False
+
+    def __init__(self, config: BackboneConfig):
+        super().__init__()
+        if not isinstance(config, self.Config):
+            raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    def check_inputs(self, history: torch.Tensor, graph: CityGraph, learned_graph: torch.Tensor | None) -> None:
+        """Raise ``ValueError`` naming the problem when the inputs do not fit the config or each other
+        (``TypeError`` when ``graph`` is not a :class:`CityGraph`)."""
+        name, cfg = type(self).__name__, self.config
+        if not isinstance(graph, CityGraph):
+            raise TypeError(
+                f"{name}: graph must be a CityGraph (graph_for(city.adjacency, city.name)), got {type(graph).__name__}"
+            )
+        if history.dim() != 4:
+            raise ValueError(f"{name}: history must be [B, T_in, N, C_in], got shape {tuple(history.shape)}")
+        _, steps, nodes, channels = history.shape
+        if steps != cfg.input_len or channels != cfg.in_channels:
+            raise ValueError(
+                f"{name}: history is [B, {steps}, N, {channels}] but the model was built for input_len="
+                f"{cfg.input_len}, in_channels={cfg.in_channels}; build it with the batch's sizes"
+            )
+        graph.check_nodes(nodes)
+        if learned_graph is None:
+            return
+        if not self.accepts_learned_graph:
+            raise ValueError(f"{name} does not take a learned graph (accepts_learned_graph is False); pass None")
+        expected = (history.shape[0], nodes, nodes)
+        if tuple(learned_graph.shape) != expected:
+            raise ValueError(
+                f"{name}: learned_graph must be [B, N, N] = {list(expected)}, got {list(learned_graph.shape)}"
+            )
+        if not torch.isfinite(learned_graph).all():
+            raise ValueError(f"{name}: learned_graph holds NaN/inf values; check the module that produces it")
+
+    def extra_repr(self) -> str:
+        return repr(self.config)
+
+    def forward(self, history: torch.Tensor, graph: CityGraph, learned_graph: torch.Tensor | None = None) -> Any:
+        raise NotImplementedError
