@@ -1,0 +1,126 @@
+"""The shared protocol as a BasicTS dataset: what every method's runner iterates over.
+
+BasicTS builds ``dataset_type(**dataset_params, mode=...)`` once per mode. Every item is already
+a batch (the loader runs with ``batch_size=None``) because cities of different node counts cannot
+be stacked:
+
+* train: one joint step (:class:`~tsjt_basicts.data.windows.JointSteps`), the target sub-batch
+  plus ``"sources"``, a list with one sub-batch per source city;
+* val / test: consecutive target windows, ``eval_batch_size`` at a time.
+
+Each batch dict holds ``inputs`` [B, T, N, 3], z-scored ``targets`` [B, H, N] (0 where missing),
+``targets_mask``, the city's ``scale`` (mean, std) for de-normalising, and its ``graph``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tsjt_basicts.backbones import CityGraph, graph_for
+from tsjt_basicts.data.city import City
+from tsjt_basicts.data.split import Protocol, check_sources, split_source, split_target
+from tsjt_basicts.data.tasks import load_task
+from tsjt_basicts.data.windows import Batch, CityWindows, JointSteps, SourceAllocation, city_windows
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The cities of one task under one protocol."""
+
+    target: City
+    sources: tuple[City, ...]
+
+
+@lru_cache(maxsize=4)
+def cached_task(task: str, data_root: str | None, seed: int) -> TaskData:
+    """Load a task once per process (BasicTS builds one dataset per mode)."""
+    target, sources = load_task(task, data_root=data_root, seed=seed)
+    check_sources(target, sources)
+    return TaskData(target, tuple(sources))
+
+
+def as_basicts_batch(batch: Batch, windows: CityWindows, graph: CityGraph) -> dict:
+    """A window batch in the BasicTS dict convention, targets z-scored with the city's scaler."""
+    scaler = windows.scaler
+    return {
+        "inputs": batch.inputs,
+        "targets": torch.where(batch.mask, scaler.transform(batch.targets), torch.zeros(())),
+        "targets_mask": batch.mask,
+        "scale": torch.tensor([scaler.mean, scaler.std]),
+        "graph": graph,
+    }
+
+
+def city_graph(city: City) -> CityGraph:
+    return graph_for(city.adjacency, city.name)
+
+
+class CrossCityDataset(Dataset):
+    """Target and source cities of ``task`` split by the shared few-shot protocol.
+
+    Args:
+        dataset_name: the task name (``"synthetic"``, ``"metro"``, ``"METR-LA"``, ...).
+        mode: BasicTS mode ``"train"``, ``"val"`` or ``"test"``.
+        use_sources: False trains on the target's few-shot windows alone (target-only).
+        val_days: 0 (default) validates on the few-shot training windows themselves, so no data
+            beyond the few-shot budget is used; > 0 carves a validation part out of them.
+    """
+
+    def __init__(
+        self,
+        dataset_name: str,
+        mode: str,
+        input_len: int = 12,
+        output_len: int = 6,
+        protocol: str = "strict",
+        target_days: float = 3.0,
+        val_days: float = 0.0,
+        test_fraction: float = 0.2,
+        use_sources: bool = True,
+        target_batch: int = 4,
+        source_batch: int = 124,
+        source_allocation: SourceAllocation = "uniform",
+        eval_batch_size: int = 64,
+        seed: int = 0,
+        data_root: str | None = None,
+    ):
+        self.mode = str(getattr(mode, "value", mode))
+        self.protocol = Protocol(protocol, target_days, val_days, test_fraction, input_len, output_len)
+        task = cached_task(dataset_name, data_root, seed)
+        self.target = task.target
+        split = split_target(task.target, self.protocol)
+        self.target_graph = city_graph(task.target)
+        if self.mode == "train":
+            sources = task.sources if use_sources else ()
+            self.source_windows = [city_windows(c, split_source(c), "train", self.protocol) for c in sources]
+            self.source_graphs = [city_graph(c) for c in sources]
+            self.target_windows = city_windows(task.target, split, "train", self.protocol)
+            self.steps = JointSteps(
+                self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed
+            )
+        else:
+            part = "test" if self.mode == "test" else ("val" if split.val is not None else "train")
+            self.target_windows = city_windows(task.target, split, part, self.protocol)
+            self.eval_batch_size = eval_batch_size
+
+    def __len__(self) -> int:
+        if self.mode == "train":
+            return len(self.steps)
+        return -(-len(self.target_windows) // self.eval_batch_size)
+
+    def __getitem__(self, index: int) -> dict:
+        if self.mode == "train":
+            step = self.steps[index]
+            item = as_basicts_batch(step.target, self.target_windows, self.target_graph)
+            item["sources"] = [
+                as_basicts_batch(batch, windows, graph)
+                for batch, windows, graph in zip(step.sources, self.source_windows, self.source_graphs)
+            ]
+            return item
+        first = index * self.eval_batch_size
+        positions = np.arange(first, min(first + self.eval_batch_size, len(self.target_windows)))
+        return as_basicts_batch(self.target_windows.batch(positions), self.target_windows, self.target_graph)

@@ -1,0 +1,36 @@
+"""The one result-file format every method writes: ``test_metrics.json`` of a target city."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tsjt_basicts.data.windows import CityWindows
+from tsjt_basicts.metrics import MetricAccumulator
+
+RESULT_FILE = "test_metrics.json"
+
+
+def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator) -> dict:
+    """Metrics of the target's test windows plus what produced them (method, task, seed, ...)."""
+    city = windows.city
+    return {
+        **meta,
+        "target": city.name,
+        "data_kind": city.kind,
+        "protocol": protocol_name,
+        "interval_minutes": city.interval_minutes,
+        "test_windows": len(windows),
+        "metrics": metrics.report(city.interval_minutes),
+    }
+
+
+def write_result(folder: str, record: dict) -> str:
+    """Write ``record`` to ``folder/test_metrics.json`` atomically; returns the path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, RESULT_FILE)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(temporary, path)
+    return path
