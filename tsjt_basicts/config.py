@@ -21,6 +21,7 @@ import torch
 from basicts.configs import BasicTSForecastingConfig
 from basicts.runners.callback import EarlyStopping
 
+from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.engine.dataset import CrossCityDataset, cached_task
 from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
@@ -59,11 +60,22 @@ class Budget:
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation / test batch"})
 
 
+BUDGETS: dict[str, Budget] = {
+    "paper": Budget(num_epochs=30, target_batch=4, source_batch=124),
+    # what two CPU cores finish in minutes per run on the real small tasks; the same for every method
+    "cpu": Budget(num_epochs=6, target_batch=16, source_batch=32),
+    "smoke": Budget(num_epochs=1, target_batch=64, source_batch=12, eval_batch_size=512),
+}
+# Graph WaveNet at half its residual width and a quarter of its skip/end widths, for CPU runs
+CPU_GWN = dict(residual_channels=16, dilation_channels=16, skip_channels=64, end_channels=128)
+
+
 def experiment_config(
     task: str,
     method: str = "TSJT",
     backbone: str = "GWN",
     seed: int = 0,
+    data_seed: int = 0,
     budget: Budget | None = None,
     lr: float = GAMMA1,
     source_ratio: float | None = None,
@@ -93,14 +105,15 @@ def experiment_config(
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; use one of {sorted(OPTIMIZERS)}")
     spec, budget = METHODS[method], budget or Budget()
-    target = cached_task(task, data_root, seed).target
+    split_protocol = Protocol(protocol, target_days, val_days)
+    target = cached_task(task, data_root, data_seed, split_protocol).target
     npm = NPMConfig(num_prompts=num_prompts or max(1, target.num_nodes // 2), prompt_dim=prompt_dim) if spec.npm else None
     model_config = NodePromptedConfig(backbone, npm, spec.prompt_graph, backbone_config=dict(backbone_config or {}))
     dataset_params = dict(
         dataset_name=task, input_len=12, output_len=6, protocol=protocol, target_days=target_days,
         val_days=val_days, use_sources=spec.use_sources, target_batch=budget.target_batch,
         source_batch=budget.source_batch, source_allocation=source_allocation,
-        eval_batch_size=budget.eval_batch_size, seed=seed, data_root=data_root,
+        eval_batch_size=budget.eval_batch_size, seed=seed, data_seed=data_seed, data_root=data_root,
     )
     return BasicTSForecastingConfig(
         model=NodePromptedModel,
@@ -135,7 +148,7 @@ def experiment_config(
             "clip_grad_norm": clip_grad_norm,
             "meta": {
                 "method": method, "backbone": backbone, "task": task, "seed": seed, "optimizer": optimizer,
-                "target_days": target_days, "budget": asdict(budget),
+                "target_days": target_days, "data_seed": data_seed, "budget": asdict(budget),
             },
         },
     )

@@ -36,9 +36,13 @@ class TaskData:
 
 
 @lru_cache(maxsize=4)
-def cached_task(task: str, data_root: str | None, seed: int) -> TaskData:
-    """Load a task once per process (BasicTS builds one dataset per mode)."""
-    target, sources = load_task(task, data_root=data_root, seed=seed)
+def cached_task(task: str, data_root: str | None, data_seed: int, protocol: Protocol) -> TaskData:
+    """Load a task once per process (BasicTS builds one dataset per mode).
+
+    ``data_seed`` only matters for generated (synthetic) cities; the training seed is separate, so
+    runs with different seeds see the same data.
+    """
+    target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=protocol)
     check_sources(target, sources)
     return TaskData(target, tuple(sources))
 
@@ -66,6 +70,7 @@ class CrossCityDataset(Dataset):
         dataset_name: the task name (``"synthetic"``, ``"metro"``, ``"METR-LA"``, ...).
         mode: BasicTS mode ``"train"``, ``"val"`` or ``"test"``.
         use_sources: False trains on the target's few-shot windows alone (target-only).
+        seed: draws of training windows; data_seed: the generated cities (synthetic task).
         val_days: 0 (default) validates on the few-shot training windows themselves, so no data
             beyond the few-shot budget is used; > 0 carves a validation part out of them.
     """
@@ -86,11 +91,12 @@ class CrossCityDataset(Dataset):
         source_allocation: SourceAllocation = "uniform",
         eval_batch_size: int = 64,
         seed: int = 0,
+        data_seed: int = 0,
         data_root: str | None = None,
     ):
         self.mode = str(getattr(mode, "value", mode))
         self.protocol = Protocol(protocol, target_days, val_days, test_fraction, input_len, output_len)
-        task = cached_task(dataset_name, data_root, seed)
+        task = cached_task(dataset_name, data_root, data_seed, self.protocol)
         self.target = task.target
         split = split_target(task.target, self.protocol)
         self.target_graph = city_graph(task.target)

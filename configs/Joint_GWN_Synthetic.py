@@ -1,0 +1,4 @@
+"""Joint(GWN) on the embedded synthetic cities (target synthetic-shenzhen; results are synthetic), with the CPU budget shared by every method."""
+from tsjt_basicts.config import BUDGETS, CPU_GWN
+
+EXPERIMENT = dict(task="synthetic", method="Joint", backbone="GWN", budget=BUDGETS["cpu"], backbone_config=CPU_GWN)

@@ -1,0 +1,4 @@
+"""TSJT(GWN) on the real metro task (target Hangzhou, source Beijing), with the CPU budget shared by every method."""
+from tsjt_basicts.config import BUDGETS, CPU_GWN
+
+EXPERIMENT = dict(task="metro", method="TSJT", backbone="GWN", budget=BUDGETS["cpu"], backbone_config=CPU_GWN)
