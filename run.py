@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     experiment = load_experiment(args.config)
     if args.seed is not None:
         experiment["seed"] = args.seed
-    experiment["gpus"] = args.gpus
+    if args.gpus is not None:
+        experiment["gpus"] = args.gpus
 
     from tsjt_basicts.config import experiment_config
     from tsjt_basicts.data.city import DataError

@@ -63,3 +63,16 @@ def test_bad_npm_settings_are_refused():
         NPMConfig(num_prompts=3, attention="dot")
     with pytest.raises(ValueError, match="not inside backbone_config"):
         NodePromptedConfig("GWN", backbone_config={"in_channels": 4})
+
+
+def test_misfit_batches_and_graphs_are_named_before_any_layer_runs():
+    model = wrap_with_npm("GWN", NPMConfig(num_prompts=3, prompt_dim=4), **SMALL_GWN)
+    with pytest.raises(ValueError, match=r"inputs must be \[B, 12, N, 3\]"):
+        model(torch.randn(2, 10, 5, 3), random_graph(5, "npm-bad"))
+    with pytest.raises(ValueError, match="has 5 nodes but the batch has 6"):
+        model(torch.randn(2, 12, 6, 3), random_graph(5, "npm-bad"))
+
+
+def test_npm_runs_in_double_precision():
+    model = wrap_with_npm("GWN", NPMConfig(num_prompts=3, prompt_dim=4), **SMALL_GWN).double()
+    assert model(torch.randn(2, 12, 5, 3, dtype=torch.float64), random_graph(5, "npm-double")).dtype == torch.float64

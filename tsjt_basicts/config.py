@@ -9,9 +9,13 @@ method         NPM    A_K    sources   gradient combination
 TSJT           yes    yes    yes       TSB, source ratio gamma2/gamma1 (Eq. 10)
 TSJT-noNPM     no     no     yes       TSB (paper ablation "w/o NPM")
 TSJT-noAK      yes    no     yes       TSB (paper ablation "w/o A_K")
-Joint          yes    yes    yes       plain sum g_T + g_S (TSJT without TSB)
+TSJT-noTSB     yes    yes    yes       g_T + (gamma2/gamma1) g_S: TSJT without TSB
+Joint          yes    yes    yes       g_T + g_S: plain joint training, equal weights
 TargetOnly     no     no     no        the target gradient alone
 =============  =====  =====  ========  ===========================================
+
+Backbones that take no learned graph (STGCN, DCRNN) get the prompts but not A_K; every result
+records whether A_K was used (``prompt_graph_used``) with all other settings of the run.
 """
 from __future__ import annotations
 
@@ -24,9 +28,11 @@ from basicts.runners.callback import EarlyStopping
 from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.engine.dataset import CrossCityDataset, cached_task
 from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
+from tsjt_basicts.backbones import backbone_class
+from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
-
-GAMMA1, GAMMA2 = 2e-4, 1e-6  # TSJT paper: target and source learning rates of Eq. 10
+from tsjt_basicts.runner import TSJTSettings
+from tsjt_basicts.tsb import GAMMA1, GAMMA2
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,12 @@ class Method:
     source_ratio: float
 
 
+PAPER_RATIO = GAMMA2 / GAMMA1
 METHODS: dict[str, Method] = {
-    "TSJT": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=GAMMA2 / GAMMA1),
-    "TSJT-noNPM": Method(npm=False, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=GAMMA2 / GAMMA1),
-    "TSJT-noAK": Method(npm=True, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=GAMMA2 / GAMMA1),
+    "TSJT": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
+    "TSJT-noNPM": Method(npm=False, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
+    "TSJT-noAK": Method(npm=True, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
+    "TSJT-noTSB": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=PAPER_RATIO),
     "Joint": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=1.0),
     "TargetOnly": Method(npm=False, prompt_graph=False, use_sources=False, combiner="sum", source_ratio=0.0),
 }
@@ -55,8 +63,8 @@ class Budget:
     """How long and with what batches a run trains."""
 
     num_epochs: int = field(default=30, metadata={"help": "passes over the target's few-shot windows"})
-    target_batch: int = field(default=4, metadata={"help": "target samples per step (paper: 4)"})
-    source_batch: int = field(default=124, metadata={"help": "source samples per step over all sources (paper: 124)"})
+    target_batch: int = field(default=4, metadata={"help": "target samples per step and process (paper: 4)"})
+    source_batch: int = field(default=124, metadata={"help": "source samples per step and process (paper: 124)"})
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation / test batch"})
 
 
@@ -70,6 +78,45 @@ BUDGETS: dict[str, Budget] = {
 CPU_GWN = dict(residual_channels=16, dilation_channels=16, skip_channels=64, end_channels=128)
 
 
+@dataclass
+class Training:
+    """Optimisation settings shared by every method (paper defaults)."""
+
+    lr: float = field(default=GAMMA1, metadata={"help": "gamma1, the learning rate of the target term"})
+    optimizer: str = field(default="adam", metadata={"help": "'adam', or 'sgd' for Eq. 10 literally"})
+    source_ratio: float | None = field(default=None, metadata={"help": "gamma2 / gamma1; None = the method's"})
+    granularity: str = field(default="tensor", metadata={"help": "TSB per 'tensor' (paper), 'module', 'model'"})
+    clip_grad_norm: float | None = field(default=None, metadata={"help": "clip the combined gradient (off: Eq. 10)"})
+    patience: int | None = field(default=None, metadata={"help": "early stopping on validation MAE (epochs)"})
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {sorted(OPTIMIZERS)}")
+
+
+def model_config(method: Method, backbone: str, target: City, protocol: Protocol, num_prompts: int | None,
+                 prompt_dim: int, backbone_config: dict | None) -> NodePromptedConfig:
+    """The backbone, wrapped by the NPM where the method uses it (K = half the target's nodes)."""
+    backbone_class(backbone)  # an unknown name fails here, before any data work
+    prompts = max(1, target.num_nodes // 2) if num_prompts is None else num_prompts
+    npm = NPMConfig(num_prompts=prompts, prompt_dim=prompt_dim) if method.npm else None
+    return NodePromptedConfig(
+        backbone, npm, method.prompt_graph, input_len=protocol.input_len, output_len=protocol.output_len,
+        backbone_config=dict(backbone_config or {}),
+    )
+
+
+def dataset_params(task: str, method: Method, protocol: Protocol, budget: Budget, source_allocation: str,
+                   seed: int, data_seed: int, data_root: str | None) -> dict:
+    """Keyword arguments of :class:`CrossCityDataset` (BasicTS adds the mode)."""
+    return dict(
+        dataset_name=task, input_len=protocol.input_len, output_len=protocol.output_len, protocol=protocol.name,
+        target_days=protocol.target_days, val_days=protocol.val_days, use_sources=method.use_sources,
+        target_batch=budget.target_batch, source_batch=budget.source_batch, source_allocation=source_allocation,
+        eval_batch_size=budget.eval_batch_size, seed=seed, data_seed=data_seed, data_root=data_root,
+    )
+
+
 def experiment_config(
     task: str,
     method: str = "TSJT",
@@ -77,10 +124,7 @@ def experiment_config(
     seed: int = 0,
     data_seed: int = 0,
     budget: Budget | None = None,
-    lr: float = GAMMA1,
-    source_ratio: float | None = None,
-    granularity: str = "tensor",
-    optimizer: str = "adam",
+    training: Training | None = None,
     protocol: str = "strict",
     target_days: float = 3.0,
     val_days: float = 0.0,
@@ -88,41 +132,40 @@ def experiment_config(
     num_prompts: int | None = None,
     prompt_dim: int = 16,
     backbone_config: dict | None = None,
-    clip_grad_norm: float | None = 5.0,
-    patience: int | None = None,
     gpus: str | None = None,
     data_root: str | None = None,
     ckpt_root: str = "checkpoints",
 ) -> BasicTSForecastingConfig:
     """The BasicTS config of ``method`` with ``backbone`` on ``task`` (see the module table).
 
-    ``num_prompts`` defaults to half the target city's nodes (the paper's K). ``optimizer="sgd"``
-    with the TSJT method applies Eq. 10 literally (lr = gamma1, source ratio gamma2 / gamma1).
-    A task whose series are absent fails here, with the files to obtain and how to prepare them.
+    ``Training(optimizer="sgd")`` with the TSJT method applies Eq. 10 literally (lr = gamma1,
+    source ratio gamma2 / gamma1). A task whose series are absent fails here, with the files to
+    obtain and how to prepare them. Every setting lands in the result file's metadata.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use one of {sorted(OPTIMIZERS)}")
-    spec, budget = METHODS[method], budget or Budget()
-    split_protocol = Protocol(protocol, target_days, val_days)
-    target = cached_task(task, data_root, data_seed, split_protocol).target
-    npm = NPMConfig(num_prompts=num_prompts or max(1, target.num_nodes // 2), prompt_dim=prompt_dim) if spec.npm else None
-    model_config = NodePromptedConfig(backbone, npm, spec.prompt_graph, backbone_config=dict(backbone_config or {}))
-    dataset_params = dict(
-        dataset_name=task, input_len=12, output_len=6, protocol=protocol, target_days=target_days,
-        val_days=val_days, use_sources=spec.use_sources, target_batch=budget.target_batch,
-        source_batch=budget.source_batch, source_allocation=source_allocation,
-        eval_batch_size=budget.eval_batch_size, seed=seed, data_seed=data_seed, data_root=data_root,
-    )
+    spec, budget, training = METHODS[method], budget or Budget(), training or Training()
+    split = Protocol(protocol, target_days, val_days)
+    target = cached_task(task, data_root, data_seed, split).target
+    model = model_config(spec, backbone, target, split, num_prompts, prompt_dim, backbone_config)
+    source_ratio = spec.source_ratio if training.source_ratio is None else training.source_ratio
+    meta = {
+        "method": method, "backbone": backbone, "task": task, "seed": seed, "data_seed": data_seed,
+        "target_days": target_days, "val_days": val_days, "source_allocation": source_allocation,
+        "budget": asdict(budget), "training": {**asdict(training), "source_ratio": source_ratio},
+        "num_prompts": model.npm.num_prompts if model.npm else None, "prompt_dim": prompt_dim if model.npm else None,
+        "prompt_graph_used": spec.prompt_graph and backbone_class(backbone).accepts_learned_graph,
+        "backbone_config": model.backbone_config,
+    }
+    settings = TSJTSettings(spec.combiner, source_ratio, training.granularity, training.clip_grad_norm, meta)
     return BasicTSForecastingConfig(
         model=NodePromptedModel,
-        model_config=model_config,
+        model_config=model,
         dataset_name=task,
         dataset_type=CrossCityDataset,
-        dataset_params=dataset_params,
-        input_len=12,
-        output_len=6,
+        dataset_params=dataset_params(task, spec, split, budget, source_allocation, seed, data_seed, data_root),
+        input_len=split.input_len,
+        output_len=split.output_len,
         taskflow=CrossCityTaskFlow(),
         scaler=None,
         rescale=True,
@@ -130,25 +173,16 @@ def experiment_config(
         metrics=["MAE", "RMSE", "MAPE"],
         target_metric="MAE",
         num_epochs=budget.num_epochs,
-        optimizer=OPTIMIZERS[optimizer],
-        optimizer_params={"lr": lr, "weight_decay": 0.0},
+        optimizer=OPTIMIZERS[training.optimizer],
+        optimizer_params={"lr": training.lr, "weight_decay": 0.0},
         train_batch_size=None,
         val_batch_size=None,
         test_batch_size=None,
         train_data_shuffle=True,
         test_interval=10**9,  # the test set is scored once, by eval after training
-        callbacks=[EarlyStopping(patience)] if patience else [],
+        callbacks=[EarlyStopping(training.patience)] if training.patience else [],
         gpus=gpus,
         seed=seed,
         ckpt_save_dir=f"{ckpt_root}/{method}_{backbone}/{task}/{protocol}_seed{seed}",
-        tsjt={
-            "combiner": spec.combiner,
-            "source_ratio": spec.source_ratio if source_ratio is None else source_ratio,
-            "granularity": granularity,
-            "clip_grad_norm": clip_grad_norm,
-            "meta": {
-                "method": method, "backbone": backbone, "task": task, "seed": seed, "optimizer": optimizer,
-                "target_days": target_days, "data_seed": data_seed, "budget": asdict(budget),
-            },
-        },
+        tsjt=settings,
     )

@@ -7,6 +7,7 @@ EasyTorch's ``dist_wrap``, which spawns one process per GPU (DDP) when several a
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 
 from easytorch.device import set_device_type
 from easytorch.launcher.dist_wrap import dist_wrap
@@ -55,9 +56,11 @@ def launch_training(cfg, runner_cls: type = TSJTRunner, node_rank: int = 0):
 
 
 def launch_evaluation(cfg, ckpt_path: str, runner_cls: type = TSJTRunner):
-    """Evaluate the checkpoint ``ckpt_path`` on the target's test windows; writes test_metrics.json."""
+    """Evaluate ``ckpt_path`` on the target's test windows; writes ``test_metrics_<checkpoint>.json``
+    beside the training run's own ``test_metrics.json`` (which stays as it is)."""
     select_device(cfg)
     runner = runner_cls(cfg)
+    runner.result_file = f"test_metrics_{Path(ckpt_path).stem}.json"
     runner.init_logger(logger_name=f"TSJT-evaluation-{cfg.md5[:8]}", log_file_name="evaluation_log")
     runner.eval(ckpt_path)
     return runner

@@ -65,7 +65,7 @@ class GraphMixing(nn.Module):
 
     def forward(self, h: torch.Tensor, graph: CityGraph) -> torch.Tensor:
         # h: [n b t d] -> [n b t d]
-        operators = [graph.operator("forward", h.device), graph.operator("backward", h.device)]
+        operators = [graph.operator(name, h.device, h.dtype) for name in ("forward", "backward")]
         return self.linear(torch.cat(diffusion_terms(h, operators, steps=1), dim=-1))
 
 
@@ -156,8 +156,21 @@ class NodePromptedModel(nn.Module):
         self.bank = PromptBank(npm, config.input_len) if npm is not None else None
         self.uses_prompt_graph = npm is not None and config.prompt_graph and self.backbone.accepts_learned_graph
 
+    def check_inputs(self, inputs: torch.Tensor, graph: CityGraph) -> None:
+        """Raise ``ValueError`` naming the problem before any layer sees a misfit batch or graph."""
+        expected = (self.config.input_len, self.config.in_channels)
+        if inputs.dim() != 4 or (inputs.shape[1], inputs.shape[3]) != expected:
+            raise ValueError(
+                f"inputs must be [B, {expected[0]}, N, {expected[1]}] (input_len, in_channels of the model), "
+                f"got {list(inputs.shape)}"
+            )
+        if not isinstance(graph, CityGraph):
+            raise TypeError(f"graph must be the batch city's CityGraph, got {type(graph).__name__}")
+        graph.check_nodes(inputs.shape[2])
+
     def forward(self, inputs: torch.Tensor, graph: CityGraph) -> torch.Tensor:
         # inputs: [b t n c] -> [b t_out n]
+        self.check_inputs(inputs, graph)
         learned_graph = None
         if self.encoder is not None:
             prompt = self.bank(self.encoder(inputs, graph))  # [b n t d]

@@ -25,10 +25,10 @@ def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str
     }
 
 
-def write_result(folder: str, record: dict) -> str:
-    """Write ``record`` to ``folder/test_metrics.json`` atomically; returns the path."""
+def write_result(folder: str, record: dict, filename: str = RESULT_FILE) -> str:
+    """Write ``record`` to ``folder/filename`` atomically; returns the path."""
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, RESULT_FILE)
+    path = os.path.join(folder, filename)
     temporary = path + ".tmp"
     with open(temporary, "w") as f:
         json.dump(record, f, indent=2)

@@ -6,22 +6,55 @@ every source city's sub-batch (accumulating g_S of the source loss L_S, the mean
 samples), combine them with TSB (Eqs. 8-10) and take one optimizer step. Validation, test,
 checkpoints, TensorBoard, early stopping, resume and DDP stay BasicTS's.
 
-Under DDP every backward is all-reduced by DDP itself, so both g_T and g_S are global means
-before they are combined and every rank computes the same update. Under AMP both passes are
-scaled by the same GradScaler factor; TSB is homogeneous of degree one, so the scaler's
-unscale-then-step after the combination is exact.
+Source passes run with BatchNorm running statistics frozen, so the statistics used at test
+time stay the target's. Under DDP every backward is all-reduced by DDP itself (BasicTS's
+``no_sync`` wraps only the target backward, after the forward has armed DDP's reducer), so both
+g_T and g_S are global means before they are combined and every rank computes the same update.
+Under AMP both passes are scaled by the same GradScaler factor; TSB is homogeneous of degree one
+(tested), so the scaler's unscale-then-step after the combination is exact. DDP and AMP were not
+run on a GPU here; CPU bfloat16 autocast fails in torch's sparse CSR kernels (use the dense graph
+layout there).
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import torch
 from basicts.runners import BasicTSRunner
 from basicts.utils import RunnerStatus
+from torch import nn
 
 from tsjt_basicts.metrics import MetricAccumulator
-from tsjt_basicts.results import result_record, write_result
-from tsjt_basicts.tsb import build_combiner
+from tsjt_basicts.results import RESULT_FILE, result_record, write_result
+from tsjt_basicts.tsb import GAMMA1, GAMMA2, Granularity, build_combiner
+
+
+@dataclass
+class TSJTSettings:
+    """What the runner reads from ``cfg.tsjt``."""
+
+    combiner: str = field(default="tsb", metadata={"help": "'tsb' (Eqs. 8-10) or 'sum' (plain joint training)"})
+    source_ratio: float = field(default=GAMMA2 / GAMMA1, metadata={"help": "gamma2 / gamma1 of Eq. 10"})
+    granularity: Granularity = field(default="tensor", metadata={"help": "TSB per 'tensor', 'module' or 'model'"})
+    clip_grad_norm: float | None = field(default=None, metadata={"help": "max norm of the combined gradient"})
+    meta: dict = field(default_factory=dict, metadata={"help": "written beside the test metrics"})
+
+
+@contextmanager
+def frozen_norm_statistics(model: nn.Module) -> Iterator[None]:
+    """Source passes leave BatchNorm running statistics alone: the model is evaluated on the target."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.momentum = 0.0  # batch statistics still normalise; the running ones stay the target's
+    try:
+        yield
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
 
 
 def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
@@ -33,29 +66,31 @@ def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
 
 
 class TSJTRunner(BasicTSRunner):
-    """A BasicTSRunner whose optimizer step combines target and source gradients.
-
-    Reads from the config (``cfg.tsjt``): ``combiner`` ("tsb" or "sum"), ``source_ratio``
-    (gamma2 / gamma1), ``granularity`` ("tensor", "module", "model"), ``clip_grad_norm``
-    (None or a max norm applied to the combined gradient), and the ``meta`` written beside the
-    test metrics (method, task, seed, ...).
-    """
+    """A BasicTSRunner whose optimizer step combines target and source gradients (``cfg.tsjt``:
+    a :class:`TSJTSettings`)."""
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        settings = cfg.tsjt
-        model = self.model.module if hasattr(self.model, "module") else self.model
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        settings: TSJTSettings = cfg.tsjt
+        self.bare_model = self.model.module if hasattr(self.model, "module") else self.model
+        named = [(n, p) for n, p in self.bare_model.named_parameters() if p.requires_grad]
         self.trainable = [p for _, p in named]
-        self.combiner = build_combiner(settings["combiner"], named, settings["source_ratio"], settings["granularity"])
-        self.clip_grad_norm = settings["clip_grad_norm"]
+        self.combiner = build_combiner(settings.combiner, named, settings.source_ratio, settings.granularity)
+        self.clip_grad_norm = settings.clip_grad_norm
+        self.meta = settings.meta
         self.source_batches: list[dict[str, Any]] = []
         self.test_metrics: MetricAccumulator | None = None
+        self.result_file = RESULT_FILE
+        self.evaluated_checkpoint = ""
 
     def _init_train(self) -> None:
         super()._init_train()
         self.register_meter("train/dropped_parallel", "train", "{:.3f}")
         self.register_meter("train/grad_cosine", "train", "{:.3f}")
+
+    def on_epoch_start(self, epoch: int) -> None:
+        super().on_epoch_start(epoch)
+        self.train_data_loader.dataset.set_epoch(epoch)
 
     def _forward(self, model, data: dict, step: int, epoch: int | None = None) -> dict:
         if self.status == RunnerStatus.TRAINING and "sources" in data:
@@ -65,11 +100,12 @@ class TSJTRunner(BasicTSRunner):
     def _backward_sources(self) -> None:
         """Accumulate g_S of L_S = the mean loss over all source samples of this step."""
         total = sum(batch["inputs"].shape[0] for batch in self.source_batches)
-        for batch in self.source_batches:
-            with self.amp_ctx:
-                forward_return = self._forward(self.model, batch, self.global_steps, self.epoch)
-                loss = self._metric_forward(self.loss, forward_return) * (batch["inputs"].shape[0] / total)
-            self.amp_scaler.scale(loss).backward()
+        with frozen_norm_statistics(self.bare_model):
+            for batch in self.source_batches:
+                with self.amp_ctx:
+                    forward_return = self._forward(self.model, batch, self.global_steps, self.epoch)
+                    loss = self._metric_forward(self.loss, forward_return) * (batch["inputs"].shape[0] / total)
+                self.amp_scaler.scale(loss).backward()
 
     def _optimizer_step(self) -> None:
         target_grads = take_gradients(self.trainable)
@@ -88,6 +124,7 @@ class TSJTRunner(BasicTSRunner):
 
     def on_eval_start(self, ckpt_path: str | None) -> None:
         super().on_eval_start(ckpt_path)
+        self.evaluated_checkpoint = os.path.basename(ckpt_path) if ckpt_path else f"{self.model_name}_best_val_{self.target_metric}.pt"
         self.test_metrics = MetricAccumulator(self.cfg.output_len)
 
     def _save_results(self, batch_idx: int, batch_data: dict[str, Any]) -> None:
@@ -97,6 +134,7 @@ class TSJTRunner(BasicTSRunner):
     def _save_metrics(self) -> None:
         """``test_metrics.json``: protocol metrics of the target city plus what produced them."""
         dataset = self.test_data_loader.dataset
-        record = result_record(self.cfg.tsjt["meta"], dataset.target_windows, dataset.protocol.name, self.test_metrics)
-        path = write_result(self.ckpt_save_dir, record)
+        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint}
+        record = result_record(meta, dataset.target_windows, dataset.protocol.name, self.test_metrics)
+        path = write_result(self.ckpt_save_dir, record, self.result_file)
         self.logger.info(f"Test metrics ({record['protocol']} protocol, {record['data_kind']} data) saved to {path}.")

@@ -18,6 +18,7 @@ from typing import Iterable, Literal, Sequence
 import torch
 
 Granularity = Literal["tensor", "module", "model"]
+GAMMA1, GAMMA2 = 2e-4, 1e-6  # TSJT paper: learning rates of the target and source terms of Eq. 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class GradientCombiner:
         self.source_ratio = source_ratio
         self.groups = torch.as_tensor(list(groups), dtype=torch.long)
         self.num_groups = int(self.groups.max()) + 1 if len(self.groups) else 0
+        self._segments: torch.Tensor | None = None  # group id of every flat gradient entry, built once
 
     def __call__(
         self,
@@ -73,10 +75,15 @@ class GradientCombiner:
         if not (len(target_grads) == len(source_grads) == len(params) == len(self.groups)):
             raise ValueError("target grads, source grads, params and groups must have one entry per parameter")
         flat_t, flat_s = _flatten(target_grads, params), _flatten(source_grads, params)
-        numels = torch.tensor([p.numel() for p in params], device=flat_t.device)
-        segments = torch.repeat_interleave(self.groups.to(flat_t.device), numels)
-        combined, stats = self.combine_flat(flat_t, flat_s, segments)
-        return [part.view_as(p) for part, p in zip(combined.split(numels.tolist()), params)], stats
+        numels = [p.numel() for p in params]
+        combined, stats = self.combine_flat(flat_t, flat_s, self._segments_for(numels, flat_t))
+        return [part.view_as(p) for part, p in zip(combined.split(numels), params)], stats
+
+    def _segments_for(self, numels: list[int], flat: torch.Tensor) -> torch.Tensor:
+        if self._segments is None or len(self._segments) != len(flat) or self._segments.device != flat.device:
+            repeats = torch.tensor(numels, device=flat.device)
+            self._segments = torch.repeat_interleave(self.groups.to(flat.device), repeats)
+        return self._segments
 
     def combine_flat(
         self, flat_t: torch.Tensor, flat_s: torch.Tensor, segments: torch.Tensor

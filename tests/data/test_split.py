@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.scaler import ZScore
@@ -87,13 +88,30 @@ def test_joint_batches_keep_cities_apart_and_cover_the_target_once_per_epoch():
         city_windows(target, split_target(target, protocol), "train", protocol),
         [city_windows(s, split_source(s), "train", protocol) for s in sources],
     )
-    seen = []
-    for step in steps:
-        assert step.target.inputs.shape[1:] == (12, 4, 3) and step.target.targets.shape[1:] == (6, 4)
-        assert [b.inputs.shape[2] for b in step.sources] == [6, 9]
-        assert sum(b.inputs.shape[0] for b in step.sources) == 124
-        seen.append(step.target.inputs[:, 0, 0, 1])  # time of day identifies each window
-    assert sum(len(s) for s in seen) == len(steps.target) == 3 * 144 - 17
+    epochs = []
+    for epoch in range(2):
+        steps.set_epoch(epoch)
+        for i in range(len(steps)):
+            step = steps[i]
+            assert step.target.inputs.shape[1:] == (12, 4, 3) and step.target.targets.shape[1:] == (6, 4)
+            assert [b.inputs.shape[2] for b in step.sources] == [6, 9]
+            assert sum(b.inputs.shape[0] for b in step.sources) == 124
+        epochs.append([steps.target_positions(i) for i in range(len(steps))])
+    for chunks in epochs:  # every few-shot window exactly once per epoch
+        assert sorted(np.concatenate(chunks).tolist()) == list(range(3 * 144 - 17))
+    assert not np.array_equal(epochs[0][0], epochs[1][0])  # and new batches every epoch
+
+
+def test_ddp_processes_draw_different_source_windows_but_the_same_target_chunks():
+    protocol = Protocol()
+    target, source = make_city("t", 10, 10, nodes=3), make_city("s", 8, 10, nodes=5, seed=1)
+    windows = (
+        city_windows(target, split_target(target, protocol), "train", protocol),
+        [city_windows(source, split_source(source), "train", protocol)],
+    )
+    rank0, rank1 = JointSteps(*windows, seed=7, rank=0), JointSteps(*windows, seed=7, rank=1)
+    np.testing.assert_array_equal(rank0.target_positions(3), rank1.target_positions(3))
+    assert not torch.equal(rank0[0].sources[0].inputs, rank1[0].sources[0].inputs)
 
 
 def test_windows_hold_normalised_inputs_and_raw_targets():

@@ -29,9 +29,6 @@ class Batch:
     targets: torch.Tensor
     mask: torch.Tensor
 
-    def to(self, device: torch.device | str) -> "Batch":
-        return Batch(self.city, self.inputs.to(device), self.targets.to(device), self.mask.to(device))
-
 
 @dataclass
 class JointBatch:
@@ -112,10 +109,11 @@ class JointSteps:
     """Training steps of joint training: per step ``target_batch`` target windows and
     ``source_batch`` source windows split over the source cities (paper: 4 + 124).
 
-    Map-style, so a DataLoader (and DDP's DistributedSampler) can shuffle and shard the steps:
-    step ``i`` holds chunk ``i`` of a seeded permutation of the target's few-shot windows, and
-    fresh windows of every source city, each drawn from its own reshuffled stream so sources are
-    visited evenly.
+    Map-style, so a DataLoader (and DDP's DistributedSampler) can shuffle and shard the steps.
+    Step ``i`` holds chunk ``i`` of this epoch's permutation of the target's few-shot windows
+    (the same permutation in every process; ``set_epoch`` draws the next), and fresh windows of
+    every source city, each drawn from its own reshuffled stream so sources are visited evenly.
+    Source streams are seeded with ``(seed, rank)``: DDP processes draw different source windows.
     """
 
     def __init__(
@@ -126,33 +124,38 @@ class JointSteps:
         source_batch: int = 124,
         allocation: SourceAllocation = "uniform",
         seed: int = 0,
+        rank: int = 0,
     ):
         self.target = target
         self.sources = sources
         self.target_batch = target_batch
         self.source_sizes = allocate_source_batch(source_batch, [len(s) for s in sources], allocation) if sources else []
-        self.rng = np.random.default_rng(seed)
-        self.target_order = self.rng.permutation(len(target))
+        self.seed = seed
+        self.source_rng = np.random.default_rng([seed, rank])
         self._streams = [np.empty(0, dtype=np.int64) for _ in sources]
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the target permutation of ``epoch`` (identical in every DDP process)."""
+        self.target_order = np.random.default_rng([self.seed, epoch]).permutation(len(self.target))
 
     def __len__(self) -> int:
         return -(-len(self.target) // self.target_batch)
 
     def _draw(self, source: int, count: int) -> np.ndarray:
         while len(self._streams[source]) < count:
-            fresh = self.rng.permutation(len(self.sources[source]))
+            fresh = self.source_rng.permutation(len(self.sources[source]))
             self._streams[source] = np.concatenate([self._streams[source], fresh])
         drawn, self._streams[source] = self._streams[source][:count], self._streams[source][count:]
         return drawn
 
-    def __getitem__(self, step: int) -> JointBatch:
+    def target_positions(self, step: int) -> np.ndarray:
+        """Indices (into ``target.starts``) of the target windows of ``step`` this epoch."""
         if not 0 <= step < len(self):
             raise IndexError(f"step {step} out of range for {len(self)} steps")
-        chunk = self.target_order[step * self.target_batch : (step + 1) * self.target_batch]
-        sources = [s.batch(self._draw(i, n)) for i, (s, n) in enumerate(zip(self.sources, self.source_sizes))]
-        return JointBatch(self.target.batch(chunk), sources)
+        return self.target_order[step * self.target_batch : (step + 1) * self.target_batch]
 
-    def __iter__(self) -> Iterator[JointBatch]:
-        """One epoch in a shuffled step order."""
-        for step in self.rng.permutation(len(self)):
-            yield self[int(step)]
+    def __getitem__(self, step: int) -> JointBatch:
+        target = self.target.batch(self.target_positions(step))
+        sources = [s.batch(self._draw(i, n)) for i, (s, n) in enumerate(zip(self.sources, self.source_sizes))]
+        return JointBatch(target, sources)

@@ -5,7 +5,8 @@ a batch (the loader runs with ``batch_size=None``) because cities of different n
 be stacked:
 
 * train: one joint step (:class:`~tsjt_basicts.data.windows.JointSteps`), the target sub-batch
-  plus ``"sources"``, a list with one sub-batch per source city;
+  plus ``"sources"``, a list with one sub-batch per source city; ``target_batch`` and
+  ``source_batch`` are per process, so DDP on W GPUs trains on W times the batch per step;
 * val / test: consecutive target windows, ``eval_batch_size`` at a time.
 
 Each batch dict holds ``inputs`` [B, T, N, 3], z-scored ``targets`` [B, H, N] (0 where missing),
@@ -21,10 +22,13 @@ import torch
 from torch.utils.data import Dataset
 
 from tsjt_basicts.backbones import CityGraph, graph_for
-from tsjt_basicts.data.city import City
+from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.split import Protocol, check_sources, split_source, split_target
 from tsjt_basicts.data.tasks import load_task
 from tsjt_basicts.data.windows import Batch, CityWindows, JointSteps, SourceAllocation, city_windows
+
+
+MODES = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ def city_graph(city: City) -> CityGraph:
     return graph_for(city.adjacency, city.name)
 
 
+def process_rank() -> int:
+    """This process's DDP rank (0 without DDP)."""
+    return torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+
+
 class CrossCityDataset(Dataset):
     """Target and source cities of ``task`` split by the shared few-shot protocol.
 
@@ -95,23 +104,31 @@ class CrossCityDataset(Dataset):
         data_root: str | None = None,
     ):
         self.mode = str(getattr(mode, "value", mode))
+        if self.mode not in MODES:
+            raise ValueError(f"unknown dataset mode {self.mode!r}; BasicTS modes are {MODES}")
         self.protocol = Protocol(protocol, target_days, val_days, test_fraction, input_len, output_len)
         task = cached_task(dataset_name, data_root, data_seed, self.protocol)
         self.target = task.target
         split = split_target(task.target, self.protocol)
         self.target_graph = city_graph(task.target)
         if self.mode == "train":
+            if use_sources and not task.sources:
+                raise DataError(f"task {dataset_name!r} has no source city; use a target-only method")
             sources = task.sources if use_sources else ()
             self.source_windows = [city_windows(c, split_source(c), "train", self.protocol) for c in sources]
             self.source_graphs = [city_graph(c) for c in sources]
             self.target_windows = city_windows(task.target, split, "train", self.protocol)
             self.steps = JointSteps(
-                self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed
+                self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed, process_rank()
             )
         else:
             part = "test" if self.mode == "test" else ("val" if split.val is not None else "train")
             self.target_windows = city_windows(task.target, split, part, self.protocol)
             self.eval_batch_size = eval_batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """New target batches for ``epoch`` (training only)."""
+        self.steps.set_epoch(epoch)
 
     def __len__(self) -> int:
         if self.mode == "train":

@@ -1,0 +1,254 @@
+"""Table 2 of the TSJT paper from every ``test_metrics.json`` under a folder.
+
+    python -m tsjt_basicts.leaderboard --root checkpoints --out results/leaderboard [--paper]
+
+One table per target city and setting (data kind, protocol, few-shot days and, for synthetic
+data, the data seed), so records of different data kinds or protocols never share a table. Rows
+are methods (backbone in parentheses), columns MAE and RMSE at horizon steps 1, 3 and 6 (labelled
+step x interval in minutes) and on average; a cell is the mean ± sample std over seeds. Per column
+the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
+``leaderboard.csv`` (one row per target x method) and ``leaderboard.png`` (avg MAE ± std).
+
+``--paper`` adds the average MAE the TSJT paper (Table 2, AAAI 2025; ST-GFSL protocol) reports for
+TSJT (GWN) as a separate "paper-reported" row under the real-data tables of its four cities; such
+rows are never ranked.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tsjt_basicts.results import RESULT_FILE
+
+logger = logging.getLogger(__name__)
+STEPS = ("step1", "step3", "step6", "avg")
+COLUMNS = tuple((metric, step) for metric in ("MAE", "RMSE") for step in STEPS)
+PAPER_TSJT_GWN_AVG_MAE = {"METR-LA": 3.38, "PEMS-BAY": 2.07, "Chengdu": 2.30, "Shenzhen": 2.15}
+Column = tuple[str, str]
+
+
+@dataclass(frozen=True, order=True)
+class Setting:
+    """What results must share to be compared in one table."""
+
+    data_kind: str
+    protocol: str
+    target_days: str
+    data_seed: str  # "-" for real data, where it changes nothing
+    task: str
+    target: str
+    interval_minutes: int
+
+    @classmethod
+    def of(cls, record: dict) -> "Setting":
+        days = record.get("target_days")
+        synthetic = record["data_kind"] == "synthetic"
+        return cls(
+            record["data_kind"], record["protocol"], "?" if days is None else f"{days:g}",
+            str(record.get("data_seed", 0)) if synthetic else "-", record["task"], record["target"],
+            int(record["interval_minutes"]),
+        )
+
+    @property
+    def section(self) -> str:
+        seed = f", data seed {self.data_seed}" if self.data_kind == "synthetic" else ""
+        return f"{self.data_kind} data, {self.protocol} protocol, {self.target_days} few-shot days{seed}"
+
+    def column_label(self, column: Column) -> str:
+        metric, step = column
+        return f"{metric} avg" if step == "avg" else f"{metric} {int(step[4:]) * self.interval_minutes} min"
+
+
+@dataclass
+class Row:
+    """One method's cells: mean and sample std (NaN for one seed) per column."""
+
+    method: str
+    backbone: str
+    seeds: tuple[int, ...]
+    mean: dict[Column, float]
+    std: dict[Column, float] = field(default_factory=dict)
+    reported: bool = False  # a number quoted from the paper, not measured here
+
+    @property
+    def label(self) -> str:
+        name = self.method if self.backbone == "-" else f"{self.method} ({self.backbone})"
+        return f"{name} [paper-reported]" if self.reported else name
+
+
+def collect(root: Path) -> list[dict]:
+    """Every record under ``root``; of two files of one run (setting, method, backbone, seed) the newer wins."""
+    latest: dict[tuple, tuple[dict, Path]] = {}
+    for path in sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime):
+        record = json.loads(path.read_text())
+        key = (Setting.of(record), record["method"], record.get("backbone", "-"), record["seed"])
+        if key in latest:
+            logger.warning("%s and %s hold the same run; keeping the newer %s", latest[key][1], path, path)
+        latest[key] = (record, path)
+    return [record for record, _ in latest.values()]
+
+
+def aggregate(method: str, backbone: str, runs: list[dict]) -> Row:
+    """Mean and sample std over the seeds of one method in one setting."""
+    values = {column: np.array([run["metrics"][column[1]][column[0]] for run in runs]) for column in COLUMNS}
+    return Row(
+        method, backbone, tuple(sorted(run["seed"] for run in runs)),
+        mean={column: float(v.mean()) for column, v in values.items()},
+        std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
+    )
+
+
+def build_tables(records: list[dict]) -> dict[Setting, list[Row]]:
+    """Rows per setting, in setting order (real before synthetic) and method order."""
+    groups: dict[tuple[Setting, str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        groups[(Setting.of(record), record["method"], record.get("backbone", "-"))].append(record)
+    tables: dict[Setting, list[Row]] = defaultdict(list)
+    for (setting, method, backbone), runs in sorted(groups.items()):
+        tables[setting].append(aggregate(method, backbone, runs))
+    return dict(sorted(tables.items()))
+
+
+def add_paper_rows(tables: dict[Setting, list[Row]]) -> None:
+    """Append the paper's TSJT (GWN) avg MAE below each real-data table of a paper city."""
+    for setting, rows in tables.items():
+        if setting.data_kind == "real" and setting.target in PAPER_TSJT_GWN_AVG_MAE:
+            rows.append(Row("TSJT", "GWN", (), {("MAE", "avg"): PAPER_TSJT_GWN_AVG_MAE[setting.target]}, reported=True))
+
+
+def ranks(rows: list[Row]) -> dict[tuple[int, Column], int]:
+    """1 (best) or 2 (second best) per column among the measured rows; lower is better, ties share a rank."""
+    measured = [i for i, row in enumerate(rows) if not row.reported]
+    marks: dict[tuple[int, Column], int] = {}
+    if len(measured) < 2:
+        return marks
+    for column in COLUMNS:
+        levels = sorted({rows[i].mean[column] for i in measured if math.isfinite(rows[i].mean[column])})
+        for i in measured:
+            if rows[i].mean[column] in levels[:2]:
+                marks[(i, column)] = levels.index(rows[i].mean[column]) + 1
+    return marks
+
+
+def cell(row: Row, column: Column, rank: int | None) -> str:
+    if column not in row.mean:
+        return "n/a"
+    std = row.std.get(column, math.nan)
+    text = f"{row.mean[column]:.2f}" if math.isnan(std) else f"{row.mean[column]:.2f} ± {std:.2f}"
+    return {1: f"**{text}**", 2: f"<u>{text}</u>"}.get(rank, text)
+
+
+def render_table(setting: Setting, rows: list[Row]) -> list[str]:
+    marks = ranks(rows)
+    lines = [
+        f"### {setting.target} (task {setting.task}): {setting.section}",
+        "",
+        "| method | seeds | " + " | ".join(setting.column_label(c) for c in COLUMNS) + " |",
+        "|---|---:|" + "---:|" * len(COLUMNS),
+    ]
+    for i, row in enumerate(rows):
+        cells = [cell(row, column, marks.get((i, column))) for column in COLUMNS]
+        lines.append(f"| {row.label} | {len(row.seeds) or '-'} | " + " | ".join(cells) + " |")
+    if any(row.reported for row in rows):
+        lines += ["", "paper-reported: the TSJT paper's Table 2 (ST-GFSL protocol), for reference; not ranked."]
+    return lines + [""]
+
+
+def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        f"From the `{RESULT_FILE}` files under `{root}`. Cells: mean ± sample std over seeds (a single seed "
+        "shows the mean alone), in the city's units; lower is better; per column **best** and "
+        "<u>second best</u> of the measured rows.",
+        "",
+    ]
+    for setting, rows in tables.items():
+        lines += render_table(setting, rows)
+    return "\n".join(lines)
+
+
+def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
+    """One row per target x method: the setting, the seeds, and mean / std per column ('' when absent)."""
+    keys = ["data_kind", "protocol", "target_days", "data_seed", "task", "target", "interval_minutes"]
+    stats = [f"{metric}_{step}_{stat}" for metric, step in COLUMNS for stat in ("mean", "std")]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*keys, "method", "backbone", "source", "n_seeds", "seeds", *stats])
+        for setting, rows in tables.items():
+            for row in rows:
+                numbers = [
+                    "" if math.isnan(v) else f"{v:.6g}"
+                    for column in COLUMNS
+                    for v in (row.mean.get(column, math.nan), row.std.get(column, math.nan))
+                ]
+                writer.writerow([
+                    *(getattr(setting, key) for key in keys), row.method, row.backbone,
+                    "paper-reported" if row.reported else "measured", len(row.seeds),
+                    ";".join(map(str, row.seeds)), *numbers,
+                ])
+
+
+def plot(tables: dict[Setting, list[Row]], path: Path) -> None:
+    """Avg MAE per method and target city (error bars: std over seeds), one panel per setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sections: dict[str, list[tuple[Setting, list[Row]]]] = defaultdict(list)
+    for setting, rows in tables.items():
+        sections[setting.section].append((setting, [row for row in rows if not row.reported]))
+    width = max(6.0, 1.8 * max(len(members) for members in sections.values()))
+    fig, axes = plt.subplots(len(sections), 1, figsize=(width, 3.4 * len(sections)), squeeze=False)
+    for ax, (section, members) in zip(axes[:, 0], sections.items()):
+        labels = sorted({row.label for _, rows in members for row in rows})
+        bar = 0.8 / len(labels)
+        for j, label in enumerate(labels):
+            found = [(i, row) for i, (_, rows) in enumerate(members) for row in rows if row.label == label]
+            ax.bar(
+                [i - 0.4 + (j + 0.5) * bar for i, _ in found], [row.mean[("MAE", "avg")] for _, row in found], bar,
+                yerr=[np.nan_to_num(row.std[("MAE", "avg")]) for _, row in found], capsize=3, label=label,
+            )
+        ax.set_xticks(range(len(members)), [setting.target for setting, _ in members])
+        ax.set_xlim(-0.5, len(members) - 0.5)
+        ax.set_ylabel("avg MAE (city units)")
+        ax.set_title(section)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Path]:
+    cli = argparse.ArgumentParser(prog="python -m tsjt_basicts.leaderboard", description=__doc__.splitlines()[0])
+    cli.add_argument("--root", default="checkpoints", help="folder searched recursively for result files")
+    cli.add_argument("--out", default="results/leaderboard", help="folder of leaderboard.md / .csv / .png")
+    cli.add_argument("--paper", action="store_true", help="add the paper's reported TSJT (GWN) avg MAE rows")
+    args = cli.parse_args(argv)
+    records = collect(Path(args.root))
+    if not records:
+        raise SystemExit(f"no {RESULT_FILE} under {args.root}")
+    tables = build_tables(records)
+    if args.paper:
+        add_paper_rows(tables)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / f"leaderboard.{kind}" for kind in ("md", "csv", "png")}
+    paths["md"].write_text(render_markdown(tables, args.root))
+    write_csv(tables, paths["csv"])
+    plot(tables, paths["png"])
+    print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, paths.values()))}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()
