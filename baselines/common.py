@@ -1,0 +1,102 @@
+"""What HA and ARIMA share: fit on the target's few-shot steps, score its test windows, write the record.
+
+Everything goes through the project's own protocol objects (:func:`split_target`,
+:func:`city_windows`, :class:`MetricAccumulator`, :func:`result_record`), so a baseline's
+``test_metrics.json`` is scored on exactly the windows, mask and units of the gradient methods.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+
+from tsjt_basicts.data.city import City
+from tsjt_basicts.data.split import Protocol, StepRange, split_target
+from tsjt_basicts.data.tasks import TASKS, load_task
+from tsjt_basicts.data.windows import city_windows
+from tsjt_basicts.metrics import MetricAccumulator
+from tsjt_basicts.results import result_record, write_result
+
+Forecast = Callable[[np.ndarray], np.ndarray]
+"""Window start steps ``[B]`` -> forecasts ``[B, output_len, N]`` in the city's units."""
+Fit = Callable[[City, StepRange, Protocol], Forecast]
+"""Fits a baseline on the target's few-shot training steps."""
+
+
+def input_steps(starts: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """``[B, input_len]`` steps of the windows' inputs."""
+    return starts[:, None] + np.arange(protocol.input_len)
+
+
+def output_steps(starts: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """``[B, output_len]`` steps the windows forecast."""
+    return starts[:, None] + protocol.input_len + np.arange(protocol.output_len)
+
+
+def evaluate(target: City, fit: Fit, meta: dict, protocol: Protocol, batch_size: int = 256) -> dict:
+    """Fit on the few-shot training range, score every test window; the result record (not written)."""
+    split = split_target(target, protocol)
+    windows = city_windows(target, split, "test", protocol)
+    forecast = fit(target, split.train, protocol)
+    metrics = MetricAccumulator(protocol.output_len)
+    for first in range(0, len(windows), batch_size):
+        positions = np.arange(first, min(first + batch_size, len(windows)))
+        batch = windows.batch(positions)
+        prediction = torch.from_numpy(forecast(windows.starts[positions]).astype(np.float32))
+        metrics.update(prediction, batch.targets, batch.mask)
+    return result_record(meta, windows, protocol.name, metrics)
+
+
+def run_baseline(
+    method: str,
+    fit: Fit,
+    task: str,
+    seed: int,
+    protocol: str,
+    out_root: str,
+    data_root: str | None,
+    target_days: float,
+    data_seed: int,
+) -> dict:
+    """Evaluate ``fit`` on ``task`` and write ``<out_root>/<method>/<task>/<protocol>_seed<seed>/test_metrics.json``.
+
+    The baselines are deterministic: ``seed`` only labels the record (so it pairs with the
+    gradient methods' seeds); ``data_seed`` generates the synthetic cities, as for those methods.
+    """
+    split_protocol = Protocol(name=protocol, target_days=target_days)
+    target, _ = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
+    meta = {
+        "method": method, "backbone": "-", "task": task, "seed": seed,
+        "target_days": target_days, "data_seed": data_seed,
+    }
+    record = evaluate(target, fit, meta, split_protocol)
+    write_result(os.path.join(out_root, method, task, f"{protocol}_seed{seed}"), record)
+    return record
+
+
+def parser(method: str) -> argparse.ArgumentParser:
+    """The command line every baseline shares."""
+    cli = argparse.ArgumentParser(
+        prog=f"python -m baselines.{method.lower()}",
+        description=f"{method} on a task's target city; writes test_metrics.json",
+    )
+    cli.add_argument("--task", required=True, choices=sorted(TASKS), help="named cross-city task")
+    cli.add_argument("--seed", type=int, default=0, help="run label (the baseline is deterministic)")
+    cli.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic cities")
+    cli.add_argument("--protocol", choices=("strict", "stgfsl"), default="strict", help="few-shot protocol")
+    cli.add_argument("--target-days", type=float, default=3.0, help="few-shot days of the target city")
+    cli.add_argument("--out-root", default="checkpoints", help="results go to OUT_ROOT/<method>/<task>/...")
+    cli.add_argument("--data-root", default=None, help="prepared cities (default: the project's datasets/)")
+    return cli
+
+
+def summary(record: dict) -> str:
+    """One line: method, target, data kind, protocol and the averaged metrics."""
+    avg = record["metrics"]["avg"]
+    return (
+        f"{record['method']} on {record['target']} [{record['data_kind']} data, {record['protocol']} protocol, "
+        f"seed {record['seed']}]: avg MAE {avg['MAE']:.4f}, RMSE {avg['RMSE']:.4f}, MAPE {avg['MAPE']:.2f}%"
+    )

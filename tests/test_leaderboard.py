@@ -1,0 +1,99 @@
+"""The leaderboard renders Table 2's layout from hand-made result files."""
+import csv
+import os
+
+import pytest
+
+from tsjt_basicts.leaderboard import main
+from tsjt_basicts.results import write_result
+
+STEPS = ("step1", "step3", "step6", "avg")
+
+
+def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="metro", target="hangzhou-metro",
+                 interval=10, protocol="strict", folder=""):
+    """A test_metrics.json as result_record writes it; ``mae``: one value, or {step: value}."""
+    mae = mae if isinstance(mae, dict) else dict.fromkeys(STEPS, mae)
+    metrics = {step: {"MAE": mae.get(step, mae.get("rest")), "RMSE": rmse, "MAPE": 1.0} for step in STEPS}
+    record = {
+        "method": method, "backbone": backbone, "task": task, "seed": seed, "target_days": 3.0, "data_seed": 0,
+        "target": target, "data_kind": kind, "protocol": protocol, "interval_minutes": interval,
+        "test_windows": 10, "metrics": metrics,
+    }
+    return write_result(str(root / (folder or f"{method}_{backbone}") / task / f"{protocol}_seed{seed}"), record)
+
+
+def tables(markdown: str) -> dict[str, dict[str, list[str]]]:
+    """Heading -> {column or row label -> cells}."""
+    parsed = {}
+    for block in markdown.split("### ")[1:]:
+        heading, _, *lines = block.splitlines()
+        rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")]
+        parsed[heading] = {"columns": rows[0][1:], **{row[0]: row[1:] for row in rows[2:]}}
+    return parsed
+
+
+@pytest.fixture
+def results(tmp_path):
+    root = tmp_path / "checkpoints"
+    for seed, (ha, tsjt) in enumerate([(3.0, 2.0), (3.2, 2.4)]):
+        write_record(root, "HA", "-", seed, ha, rmse=5.0)
+        write_record(root, "TSJT", "GWN", seed, {"step1": 4.0, "rest": tsjt}, rmse=6.0 + 0.2 * seed)
+    write_record(root, "ARIMA", "-", 0, 2.5, rmse=5.5)
+    write_record(root, "HA", "-", 0, 0.9, rmse=1.0, kind="synthetic", task="synthetic", target="synthetic-shenzhen")
+    return root
+
+
+def test_markdown_has_mean_std_cells_marks_and_one_table_per_data_kind(results, tmp_path):
+    paths = main(["--root", str(results), "--out", str(tmp_path / "board")])
+    parsed = tables(paths["md"].read_text())
+    real = parsed["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]
+    assert real["columns"] == ["seeds", "MAE 10 min", "MAE 30 min", "MAE 60 min", "MAE avg",
+                               "RMSE 10 min", "RMSE 30 min", "RMSE 60 min", "RMSE avg"]
+    assert real["HA"] == ["2", "<u>3.10 ± 0.14</u>", "3.10 ± 0.14", "3.10 ± 0.14", "3.10 ± 0.14",
+                          *["**5.00 ± 0.00**"] * 4]
+    assert real["ARIMA"] == ["1", "**2.50**", *["<u>2.50</u>"] * 3, *["<u>5.50</u>"] * 4]
+    assert real["TSJT (GWN)"] == ["2", "4.00 ± 0.00", *["**2.20 ± 0.28**"] * 3, *["6.10 ± 0.14"] * 4]
+    synthetic = parsed[
+        "synthetic-shenzhen (task synthetic): synthetic data, strict protocol, 3 few-shot days, data seed 0"
+    ]
+    assert set(synthetic) == {"columns", "HA"} and synthetic["HA"][4] == "0.90"  # alone: nothing to rank
+    assert len(parsed) == 2 and paths["png"].stat().st_size > 0
+
+
+def test_csv_has_one_row_per_target_and_method(results, tmp_path):
+    paths = main(["--root", str(results), "--out", str(tmp_path / "board")])
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert [(r["data_kind"], r["target"], r["method"], r["backbone"]) for r in rows] == [
+        ("real", "hangzhou-metro", "ARIMA", "-"), ("real", "hangzhou-metro", "HA", "-"),
+        ("real", "hangzhou-metro", "TSJT", "GWN"), ("synthetic", "synthetic-shenzhen", "HA", "-"),
+    ]
+    ha = rows[1]
+    assert (ha["n_seeds"], ha["seeds"], ha["source"], ha["protocol"]) == ("2", "0;1", "measured", "strict")
+    assert float(ha["MAE_avg_mean"]) == pytest.approx(3.1)
+    assert float(ha["MAE_avg_std"]) == pytest.approx(0.141421, rel=1e-5)
+    assert rows[0]["MAE_avg_std"] == ""  # one seed: no std
+
+
+def test_paper_rows_are_shown_but_never_ranked(tmp_path):
+    root = tmp_path / "checkpoints"
+    for method, backbone, mae in (("TSJT", "GWN", 3.5), ("HA", "-", 4.0)):
+        write_record(root, method, backbone, 0, mae, rmse=7.0, task="METR-LA", target="METR-LA", interval=5)
+    paths = main(["--root", str(root), "--out", str(tmp_path / "board"), "--paper"])
+    (table,) = tables(paths["md"].read_text()).values()
+    assert table["columns"][1:4] == ["MAE 5 min", "MAE 15 min", "MAE 30 min"]
+    assert table["TSJT (GWN) [paper-reported]"] == ["-", "n/a", "n/a", "n/a", "3.38", *["n/a"] * 4]
+    assert table["TSJT (GWN)"][4] == "**3.50**" and table["HA"][4] == "<u>4.00</u>"
+    paper = [r for r in csv.DictReader(paths["csv"].open()) if r["source"] == "paper-reported"]
+    assert len(paper) == 1 and paper[0]["MAE_avg_mean"] == "3.38" and paper[0]["MAE_step1_mean"] == ""
+
+
+def test_protocols_never_share_a_table_and_a_duplicate_run_counts_once(results, tmp_path):
+    write_record(results, "HA", "-", 0, 9.0, rmse=9.0, protocol="stgfsl")
+    copy = write_record(results, "HA", "-", 1, 3.2, rmse=5.0, folder="copy")
+    os.utime(copy, (1, 1))  # older than the original: the original wins
+    parsed = tables(main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text())
+    assert parsed["hangzhou-metro (task metro): real data, stgfsl protocol, 3 few-shot days"]["HA"][4] == "9.00"
+    assert parsed["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]["HA"][:2] == [
+        "2", "<u>3.10 ± 0.14</u>"
+    ]
