@@ -1,49 +1,93 @@
-"""Train and test one experiment from a config file.
+"""Train and test one experiment from a config file, or a whole comparison suite.
 
     python run.py -c configs/TSJT_GWN_Synthetic.py            # CPU
     python run.py -c configs/TSJT_GWN_Chengdu.py --gpus 0     # one GPU; "0,1" runs DDP
     python run.py -c configs/TSJT_GWN_metro.py --seed 2
     python run.py -c configs/TSJT_GWN_metro.py --ckpt checkpoints/.../NodePromptedModel_best_val_MAE.pt
+    python run.py -c configs/Reptile_GWN_metro.py             # a baseline
+    python run.py --suite table2 --seeds 3 --budget cpu       # every method x task x seed + leaderboard
 
-A config file defines ``EXPERIMENT``, the keyword arguments of
-:func:`tsjt_basicts.config.experiment_config`; the command line overrides seed and devices.
-Results land in ``checkpoints/<method>_<backbone>/<task>/<protocol>_seed<k>/<md5>/``, with the
-target city's test metrics in ``test_metrics.json``.
+A config file defines ``EXPERIMENT`` (the keyword arguments of
+:func:`tsjt_basicts.config.experiment_config`) for the gradient-trained methods, or ``BASELINE``
+(``method``, ``backbone``, ``task``, ``budget``) for a baseline; the command line overrides seed
+and devices. Results land in ``checkpoints/<method>_<backbone>/<task>/...``, the target city's
+test metrics in ``test_metrics.json``.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 
-def load_experiment(path: str) -> dict:
-    """The ``EXPERIMENT`` dict of a config file."""
+def load_config(path: str) -> tuple[str, dict]:
+    """``("EXPERIMENT" | "BASELINE", the dict)`` of a config file."""
     if not Path(path).is_file():
         raise SystemExit(f"config file {path!r} not found; see configs/ for the available ones")
     spec = importlib.util.spec_from_file_location(Path(path).stem.replace("-", "_"), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not isinstance(getattr(module, "EXPERIMENT", None), dict):
-        raise SystemExit(f"config file {path!r} must define EXPERIMENT = dict(task=..., method=..., ...)")
-    return dict(module.EXPERIMENT)
+    for kind in ("EXPERIMENT", "BASELINE"):
+        if isinstance(getattr(module, kind, None), dict):
+            return kind, dict(getattr(module, kind))
+    raise SystemExit(f"config file {path!r} must define EXPERIMENT = dict(...) or BASELINE = dict(...)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-c", "--config", required=True, help="config file defining EXPERIMENT")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("-c", "--config", help="config file defining EXPERIMENT or BASELINE")
+    target.add_argument("--suite", help="run a comparison suite (table2, table2-paper) and build its leaderboard")
     parser.add_argument("--gpus", default=None, help="GPU ids, e.g. '0' or '0,1' (DDP); omit for CPU")
     parser.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     parser.add_argument("--ckpt", default=None, help="evaluate this checkpoint instead of training")
+    parser.add_argument("--seeds", type=int, default=3, help="suite: seeds 0..N-1 per method and task")
+    parser.add_argument("--budget", default="cpu", help="suite: named budget (smoke, cpu, paper)")
+    parser.add_argument("--tasks", nargs="*", default=None, help="suite: only these tasks")
+    parser.add_argument("--out-root", default=None, help="suite: results folder (default checkpoints/suite-<budget>)")
     return parser.parse_args(argv)
+
+
+def run_suite_command(args: argparse.Namespace) -> int:
+    """Every missing run of the suite, then its leaderboard; non-zero exit if a run failed."""
+    from tsjt_basicts import leaderboard
+    from tsjt_basicts.suite import default_out_root, run_suite
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    out_root = args.out_root or default_out_root(args.budget)
+    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks)
+    leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard")])
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_baseline_config(baseline: dict, seed: int) -> int:
+    from tsjt_basicts.suite import Entry, result_path, run_entry
+
+    unknown = set(baseline) - {"method", "backbone", "task", "budget", "out_root"}
+    if unknown:
+        raise SystemExit(f"unknown BASELINE keys {sorted(unknown)}; use method, backbone, task, budget, out_root")
+    baseline = {"backbone": "-", "out_root": "checkpoints", **baseline}
+    entry = Entry(baseline["method"], baseline["backbone"])
+    budget, out_root = baseline["budget"], baseline["out_root"]
+    run_entry(entry, baseline["task"], seed, budget, out_root)
+    path = result_path(entry, baseline["task"], seed, budget, out_root)
+    print(format_result(json.loads(path.read_text()), str(path)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    experiment = load_experiment(args.config)
+    if args.suite:
+        return run_suite_command(args)
+    kind, experiment = load_config(args.config)
+    if kind == "BASELINE":
+        return run_baseline_config(experiment, args.seed or 0)
     if args.seed is not None:
         experiment["seed"] = args.seed
     if args.gpus is not None:

@@ -1,0 +1,2 @@
+"""ARIMA on the melbourne-volume task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="ARIMA", task="melbourne-volume", budget="cpu")

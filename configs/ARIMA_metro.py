@@ -1,0 +1,2 @@
+"""ARIMA on the metro task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="ARIMA", task="metro", budget="cpu")

@@ -1,0 +1,2 @@
+"""HA on the synthetic task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="HA", task="synthetic", budget="cpu")

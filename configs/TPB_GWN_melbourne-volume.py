@@ -1,0 +1,2 @@
+"""TPB_GWN on the melbourne-volume task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="TPB", backbone="GWN", task="melbourne-volume", budget="cpu")

@@ -1,0 +1,145 @@
+"""The comparison suite: every method x target city x seed under one budget, then the leaderboard.
+
+    python run.py --suite table2 --seeds 3 --budget cpu          # real small tasks + synthetic
+    python run.py --suite table2 --budget smoke --tasks synthetic # minutes on a CPU
+    python run.py --suite table2-paper --gpus 0 --budget paper    # the paper's four cities
+
+A run whose ``test_metrics.json`` already exists is skipped, so an interrupted suite resumes.
+Budgets are named once here for the baselines and in :data:`tsjt_basicts.config.BUDGETS` for the
+gradient-trained methods; every method of a suite runs under the same named budget.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, experiment_config
+from tsjt_basicts.results import RESULT_FILE
+
+logger = logging.getLogger(__name__)
+TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
+BACKBONE_WIDTHS = {"paper": {}, "cpu": CPU_GWN, "smoke": TINY_GWN}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method of a suite; ``backbone`` is "-" for the statistical baselines."""
+
+    method: str
+    backbone: str
+
+    @property
+    def folder(self) -> str:
+        return self.method if self.backbone == "-" else f"{self.method}_{self.backbone}"
+
+
+TABLE2 = (
+    Entry("HA", "-"), Entry("ARIMA", "-"), Entry("TargetOnly", "GWN"), Entry("Reptile", "GWN"),
+    Entry("ST-GFSL", "GRU"), Entry("ST-GFSL", "GWN"), Entry("TPB", "GWN"), Entry("Joint", "GWN"),
+    Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT", "GWN"),
+)
+SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
+    "table2": (TABLE2, ("metro", "la-speed", "melbourne-volume", "synthetic")),
+    "table2-paper": (TABLE2, ("METR-LA", "PEMS-BAY", "Chengdu", "Shenzhen")),
+}
+
+
+def baseline_config(entry: Entry, budget: str):
+    """The config object of a meta-learning / pattern baseline under a named budget (None for HA/ARIMA)."""
+    from baselines.reptile import ReptileConfig
+    from baselines.stgfsl import STGFSLConfig
+    from baselines.tpb import TPBConfig
+
+    widths, backbone = BACKBONE_WIDTHS[budget], entry.backbone
+    presets: dict[str, dict[str, Callable[[], object]]] = {
+        "Reptile": {
+            "paper": lambda: ReptileConfig(backbone=backbone),
+            "cpu": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=200,
+                                         finetune_epochs=6),
+            "smoke": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=3,
+                                           inner_steps=2, batch_size=8, finetune_epochs=1),
+        },
+        "ST-GFSL": {
+            "paper": lambda: STGFSLConfig(model=backbone),
+            "cpu": lambda: STGFSLConfig(model=backbone, meta_iterations=50, finetune_epochs=20),
+            "smoke": lambda: STGFSLConfig(model=backbone, meta_iterations=2, finetune_epochs=1, hidden_dim=8,
+                                          skip_dim=16),
+        },
+        "TPB": {
+            "paper": lambda: TPBConfig(backbone=backbone),
+            "cpu": lambda: TPBConfig(backbone=backbone, backbone_config=widths, pretrain_epochs=3, max_segments=6000,
+                                     epochs=10),
+            "smoke": lambda: TPBConfig(backbone=backbone, backbone_config=widths, embed_dim=8, pretrain_epochs=1,
+                                       max_segments=500, num_patterns=4, top_k=2, kmeans_iters=5, epochs=1),
+        },
+    }
+    return presets[entry.method][budget]() if entry.method in presets else None
+
+
+def baseline_runner(entry: Entry) -> Callable[..., dict]:
+    """The ``run`` function of a baseline in ``baselines/``."""
+    from baselines import arima, ha, reptile, stgfsl, tpb
+
+    runners = {"HA": ha.run, "ARIMA": arima.run, "Reptile": reptile.run, "ST-GFSL": stgfsl.run, "TPB": tpb.run}
+    if entry.method not in runners:
+        raise ValueError(f"unknown method {entry.method!r}; known: {sorted([*runners, *METHODS])}")
+    return runners[entry.method]
+
+
+def gradient_config(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None):
+    return experiment_config(
+        task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
+        backbone_config=BACKBONE_WIDTHS[budget], gpus=gpus, ckpt_root=out_root,
+    )
+
+
+def result_path(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> Path:
+    """Where the run's ``test_metrics.json`` lands (BasicTS runs: inside their config-md5 folder)."""
+    if entry.method in METHODS:
+        cfg = gradient_config(entry, task, seed, budget, out_root, gpus)
+        return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+    return Path(out_root) / entry.folder / task / f"strict_seed{seed}" / RESULT_FILE
+
+
+def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> None:
+    """Train and test one method on one task with one seed."""
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; use one of {sorted(BUDGETS)}")
+    if entry.method in METHODS:
+        from tsjt_basicts.launcher import launch_training
+
+        launch_training(gradient_config(entry, task, seed, budget, out_root, gpus))
+        return
+    runner, config = baseline_runner(entry), baseline_config(entry, budget)
+    options = {} if config is None else {"config": config}
+    runner(task, seed=seed, out_root=out_root, **options)
+
+
+def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
+              tasks: list[str] | None = None) -> list[str]:
+    """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed."""
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
+    entries, suite_tasks = SUITES[name]
+    failed = []
+    for task in tasks or suite_tasks:
+        for entry in entries:
+            for seed in range(seeds):
+                label = f"{entry.folder} on {task}, seed {seed}"
+                try:
+                    if result_path(entry, task, seed, budget, out_root, gpus).is_file():
+                        logger.info("skip %s: result exists", label)
+                        continue
+                    logger.info("run %s (%s budget)", label, budget)
+                    run_entry(entry, task, seed, budget, out_root, gpus)
+                except Exception as error:  # one failed run must not stop the suite; it is reported
+                    logger.error("FAILED %s: %s", label, error)
+                    failed.append(f"{label}: {error}")
+    return failed
+
+
+def default_out_root(budget: str) -> str:
+    return os.path.join("checkpoints", f"suite-{budget}")
