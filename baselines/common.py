@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from tsjt_basicts.data.city import City
-from tsjt_basicts.data.split import Protocol, StepRange, split_target
+from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.split import Protocol, StepRange, split_source, split_target
 from tsjt_basicts.data.tasks import TASKS, load_task
-from tsjt_basicts.data.windows import city_windows
+from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.results import result_record, write_result
 
@@ -74,6 +75,58 @@ def run_baseline(
     }
     record = evaluate(target, fit, meta, split_protocol)
     write_result(os.path.join(out_root, method, task, f"{protocol}_seed{seed}"), record)
+    return record
+
+
+@dataclass
+class TransferData:
+    """What a transfer baseline trains and is scored on, under the shared protocol."""
+
+    protocol: Protocol
+    target_train_steps: StepRange
+    target_train: CityWindows
+    target_test: CityWindows
+    sources: list[CityWindows]
+
+
+def transfer_data(method: str, task: str, protocol: str, target_days: float, data_seed: int,
+                  data_root: str | None) -> TransferData:
+    """The task's few-shot target windows, test windows and source windows (sources are required)."""
+    split_protocol = Protocol(name=protocol, target_days=target_days)
+    target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
+    if not sources:
+        raise DataError(f"task {task!r} has no source city; {method} needs sources to transfer from")
+    split = split_target(target, split_protocol)
+    return TransferData(
+        split_protocol,
+        split.train,
+        city_windows(target, split, "train", split_protocol),
+        city_windows(target, split, "test", split_protocol),
+        [city_windows(c, split_source(c), "train", split_protocol) for c in sources],
+    )
+
+
+@torch.no_grad()
+def score_windows(windows: CityWindows, forecast: Callable[[Batch, np.ndarray], torch.Tensor],
+                  batch_size: int = 256) -> MetricAccumulator:
+    """Metrics of every window in the city's units; ``forecast(batch, positions)`` is z-scored [B, H, N]."""
+    metrics = MetricAccumulator(windows.output_len)
+    for first in range(0, len(windows), batch_size):
+        positions = np.arange(first, min(first + batch_size, len(windows)))
+        batch = windows.batch(positions)
+        metrics.update(windows.scaler.inverse_transform(forecast(batch, positions)), batch.targets, batch.mask)
+    return metrics
+
+
+def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_root: str, config,
+                          data: TransferData, metrics: MetricAccumulator) -> dict:
+    """Write ``<out_root>/<method>_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+    meta = {
+        "method": method, "backbone": backbone, "task": task, "seed": seed,
+        "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
+    }
+    record = result_record(meta, data.target_test, data.protocol.name, metrics)
+    write_result(os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}"), record)
     return record
 
 

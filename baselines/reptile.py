@@ -22,20 +22,16 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from baselines.common import parser, summary
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
-from tsjt_basicts.data.split import Protocol, split_source, split_target
-from tsjt_basicts.data.tasks import load_task
-from tsjt_basicts.data.windows import CityWindows, city_windows
+from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
-from tsjt_basicts.results import result_record, write_result
 
 State = dict[str, torch.Tensor]
 
@@ -113,16 +109,11 @@ def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: 
             train_step(model, windows, order[first : first + config.batch_size], optimizer)
 
 
-@torch.no_grad()
-def evaluate(model: Backbone, windows: CityWindows, protocol: Protocol) -> MetricAccumulator:
-    """Metrics of every window in the city's units (forecasts inverse-transformed by its scaler)."""
+def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
+    """Metrics of every window in the city's units."""
     model.eval()
     graph = graph_for(windows.city.adjacency, windows.city.name)
-    metrics = MetricAccumulator(protocol.output_len)
-    for batch in windows.iter_batches(256):
-        prediction = windows.scaler.inverse_transform(model(batch.inputs, graph)[..., 0])
-        metrics.update(prediction, batch.targets, batch.mask)
-    return metrics
+    return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[..., 0])
 
 
 def run(
@@ -138,21 +129,11 @@ def run(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_backbone(config.backbone, **config.backbone_config)  # unknown name / field: ValueError
-    split_protocol = Protocol(name=protocol, target_days=config.target_days)
-    target, sources = load_task(task, data_root=data_root, seed=config.data_seed, protocol=split_protocol)
-    if not sources:
-        raise ValueError(f"task {task!r} has no source city to meta-train on")
-    split = split_target(target, split_protocol)
-    meta_train(model, [city_windows(c, split_source(c), "train", split_protocol) for c in sources], config, rng)
-    finetune(model, city_windows(target, split, "train", split_protocol), config, rng)
-    test = city_windows(target, split, "test", split_protocol)
-    meta = {
-        "method": "Reptile", "backbone": config.backbone, "task": task, "seed": seed,
-        "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
-    }
-    record = result_record(meta, test, protocol, evaluate(model, test, split_protocol))
-    write_result(os.path.join(out_root, f"Reptile_{config.backbone}", task, f"{protocol}_seed{seed}"), record)
-    return record
+    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root)
+    meta_train(model, data.sources, config, rng)
+    finetune(model, data.target_train, config, rng)
+    metrics = evaluate(model, data.target_test)
+    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -41,23 +41,19 @@ Deviations from the authors' code (github.com/RobinLu1209/ST-GFSL):
 from __future__ import annotations
 
 import copy
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import parser, summary
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
-from tsjt_basicts.data.split import Protocol, split_source, split_target
-from tsjt_basicts.data.tasks import load_task
-from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows, city_windows
+from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
-from tsjt_basicts.results import result_record, write_result
 
 MODELS = ("GRU", "GWN")
 
@@ -250,15 +246,11 @@ def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.
             optimizer.step()
 
 
-@torch.no_grad()
-def evaluate(model: STGFSL, windows: CityWindows, protocol: Protocol) -> MetricAccumulator:
-    """Metrics of every window in the city's units (forecasts inverse-transformed by its scaler)."""
+def evaluate(model: STGFSL, windows: CityWindows) -> MetricAccumulator:
+    """Metrics of every window in the city's units."""
     model.eval()
     graph = graph_for(windows.city.adjacency, windows.city.name)
-    metrics = MetricAccumulator(protocol.output_len)
-    for batch in windows.iter_batches(64):
-        metrics.update(windows.scaler.inverse_transform(model(batch.inputs, graph)[0]), batch.targets, batch.mask)
-    return metrics
+    return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[0], batch_size=64)
 
 
 def run(
@@ -273,22 +265,12 @@ def run(
     config = config or STGFSLConfig()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    split_protocol = Protocol(name=protocol, target_days=config.target_days)
-    target, sources = load_task(task, data_root=data_root, seed=config.data_seed, protocol=split_protocol)
-    if not sources:
-        raise ValueError(f"task {task!r} has no source city to meta-train on")
-    split = split_target(target, split_protocol)
-    model = STGFSL(config, split_protocol.input_len, split_protocol.output_len)
-    meta_train(model, [city_windows(c, split_source(c), "train", split_protocol) for c in sources], config, rng)
-    finetune(model, city_windows(target, split, "train", split_protocol), config, rng)
-    test = city_windows(target, split, "test", split_protocol)
-    meta = {
-        "method": "ST-GFSL", "backbone": config.model, "task": task, "seed": seed,
-        "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
-    }
-    record = result_record(meta, test, protocol, evaluate(model, test, split_protocol))
-    write_result(os.path.join(out_root, f"ST-GFSL_{config.model}", task, f"{protocol}_seed{seed}"), record)
-    return record
+    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root)
+    model = STGFSL(config, data.protocol.input_len, data.protocol.output_len)
+    meta_train(model, data.sources, config, rng)
+    finetune(model, data.target_train, config, rng)
+    metrics = evaluate(model, data.target_test)
+    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics)
 
 
 def main(argv: list[str] | None = None) -> dict:

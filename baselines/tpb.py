@@ -38,21 +38,18 @@ Deviations from the paper / authors' code:
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import parser, summary
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import Protocol, StepRange, split_source, split_target
-from tsjt_basicts.data.tasks import load_task
-from tsjt_basicts.data.windows import CityWindows, city_windows
+from tsjt_basicts.data.split import Protocol, StepRange
+from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
-from tsjt_basicts.results import result_record, write_result
 
 
 @dataclass
@@ -272,18 +269,13 @@ def train_forecaster(
             optimizer.step()
 
 
-@torch.no_grad()
 def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> MetricAccumulator:
-    """Every test window, scored in the city's units."""
-    graph = graph_for(windows.city.adjacency, windows.city.name)
-    metrics = MetricAccumulator(windows.output_len)
+    """Every test window, scored in the city's units (each with its history patches)."""
     model.eval()
-    for first in range(0, len(windows), config.batch_size):
-        positions = np.arange(first, min(first + config.batch_size, len(windows)))
-        batch = windows.batch(positions)
-        prediction = model(batch.inputs, window_history(windows, positions, config.span), graph)
-        metrics.update(windows.scaler.inverse_transform(prediction), batch.targets, batch.mask)
-    return metrics
+    graph = graph_for(windows.city.adjacency, windows.city.name)
+    history = lambda positions: window_history(windows, positions, config.span)  # noqa: E731
+    return score_windows(windows, lambda batch, positions: model(batch.inputs, history(positions), graph),
+                         batch_size=config.batch_size)
 
 
 def run(
@@ -296,33 +288,23 @@ def run(
 ) -> dict:
     """TPB on ``task``; writes ``<out_root>/TPB_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or TPBConfig()
-    split_protocol = Protocol(name=protocol, target_days=config.target_days)
-    target, sources = load_task(task, data_root=data_root, seed=config.data_seed, protocol=split_protocol)
-    if not sources:
-        raise DataError(f"task {task!r} has no source city to build a pattern bank from")
+    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root)
     torch.manual_seed(seed)
     generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-    per_source = -(-config.max_segments // len(sources))
-    pool = torch.cat([
-        source_segments(city_windows(c, split_source(c), "train", split_protocol), config, per_source, rng)
-        for c in sources
-    ])
+    per_source = -(-config.max_segments // len(data.sources))
+    pool = torch.cat([source_segments(windows, config, per_source, rng) for windows in data.sources])
     encoder = PatchEncoder(config)
     pretrain(encoder, pool[:, : config.span], config, generator)
     keys, values = build_bank(encoder, pool[:, : config.span], pool[:, config.span :], config, generator)
-    model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, split_protocol)
-    split = split_target(target, split_protocol)
-    train = city_windows(target, split, "train", split_protocol)
-    positions = fitting_positions(train, split.train, config.span)
+    model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, data.protocol)
+    positions = fitting_positions(data.target_train, data.target_train_steps, config.span)
     if len(positions) == 0:
-        raise DataError(f"no few-shot window has {config.span} steps of history in {split.train}; use fewer patches")
-    train_forecaster(model, train, positions, config, generator)
-    test = city_windows(target, split, "test", split_protocol)
-    meta = {"method": "TPB", "backbone": config.backbone, "task": task, "seed": seed,
-            "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config)}
-    record = result_record(meta, test, protocol, evaluate(model, test, config))
-    write_result(os.path.join(out_root, f"TPB_{config.backbone}", task, f"{protocol}_seed{seed}"), record)
-    return record
+        raise DataError(
+            f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; use fewer patches"
+        )
+    train_forecaster(model, data.target_train, positions, config, generator)
+    metrics = evaluate(model, data.target_test, config)
+    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -17,13 +17,6 @@ TINY_GWN = {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16,
 TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_epochs=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_meta_update_moves_theta_towards_phi_by_epsilon():
     model = nn.Sequential(nn.Linear(2, 1), nn.BatchNorm1d(1))

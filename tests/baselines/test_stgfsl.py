@@ -7,24 +7,11 @@ import pytest
 import torch
 
 from baselines.stgfsl import STGFSL, NodeLinear, STGFSLConfig, reconstruction_loss, run
-from tsjt_basicts.backbones import clear_graph_cache, graph_for
+from tsjt_basicts.backbones import graph_for
 
 TINY = {"hidden_dim": 8, "skip_dim": 16, "meta_dim": 8, "gwn_layers": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_graph_cache():
-    clear_graph_cache()
-    yield
-    clear_graph_cache()
 
 
 def ring_adjacency(n: int) -> np.ndarray:

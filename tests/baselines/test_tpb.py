@@ -29,13 +29,6 @@ TINY = TPBConfig(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_kmeans_recovers_well_separated_clusters():
     generator = torch.Generator().manual_seed(0)

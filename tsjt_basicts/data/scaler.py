@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.split import StepRange
