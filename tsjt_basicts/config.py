@@ -71,7 +71,7 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "paper": Budget(num_epochs=30, target_batch=4, source_batch=124),
     # what two CPU cores finish in minutes per run on the real small tasks; the same for every method
-    "cpu": Budget(num_epochs=6, target_batch=16, source_batch=32),
+    "cpu": Budget(num_epochs=4, target_batch=16, source_batch=32),
     "smoke": Budget(num_epochs=1, target_batch=64, source_batch=12, eval_batch_size=512),
 }
 # Graph WaveNet at half its residual width and a quarter of its skip/end widths, for CPU runs
