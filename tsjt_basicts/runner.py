@@ -25,11 +25,12 @@ from typing import Any, Iterator
 import torch
 from basicts.runners import BasicTSRunner
 from basicts.utils import RunnerStatus
+from easytorch.utils import is_master
 from torch import nn
 
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.results import RESULT_FILE, result_record, write_result
-from tsjt_basicts.tsb import GAMMA1, GAMMA2, Granularity, build_combiner
+from tsjt_basicts.tsb import GAMMA1, GAMMA2, CombineStats, Granularity, build_combiner
 
 
 @dataclass
@@ -117,10 +118,17 @@ class TSJTRunner(BasicTSRunner):
         if self.clip_grad_norm is not None:
             self.amp_scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.trainable, self.clip_grad_norm)
-        self.update_meter("train/dropped_parallel", stats.dropped_fraction)
-        self.update_meter("train/grad_cosine", stats.cosine)
+        self.log_combination(stats)
         self.source_batches = []
         super()._optimizer_step()
+
+    def log_combination(self, stats: CombineStats) -> None:
+        """Per-step TensorBoard scalars (``tsb/*``) and per-epoch means (``train/*``) of the TSB diagnostics."""
+        self.update_meter("train/dropped_parallel", stats.dropped_fraction)
+        self.update_meter("train/grad_cosine", stats.cosine)
+        if is_master():
+            self.tensorboard_writer.add_scalar("tsb/dropped_parallel", stats.dropped_fraction, self.global_steps)
+            self.tensorboard_writer.add_scalar("tsb/grad_cosine", stats.cosine, self.global_steps)
 
     def on_eval_start(self, ckpt_path: str | None) -> None:
         super().on_eval_start(ckpt_path)
