@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def format_result(result: dict, path: str) -> str:
     """A short table of the target's test metrics."""
+    name = result["method"] if result["backbone"] == "-" else f"{result['method']}({result['backbone']})"
     lines = [
-        f"{result['method']}({result['backbone']}) on {result['target']} "
+        f"{name} on {result['target']} "
         f"[{result['data_kind']} data, {result['protocol']} protocol, seed {result['seed']}]",
         f"{'horizon':>14}  {'MAE':>8}  {'RMSE':>8}  {'MAPE%':>8}",
     ]
