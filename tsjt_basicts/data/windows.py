@@ -7,7 +7,7 @@ Targets stay in the city's own units; the mask marks observed values by the city
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -73,11 +73,6 @@ class CityWindows:
         past = starts[:, None] + torch.arange(self.input_len)
         future = starts[:, None] + self.input_len + torch.arange(self.output_len)
         return Batch(self.city.name, self.features[past], self.targets[future], self.mask[future])
-
-    def iter_batches(self, batch_size: int) -> Iterator[Batch]:
-        """Every window once, in time order (evaluation)."""
-        for first in range(0, len(self), batch_size):
-            yield self.batch(np.arange(first, min(first + batch_size, len(self))))
 
 
 def city_windows(city: City, split: CitySplit, part: Literal["train", "val", "test"], protocol: Protocol) -> CityWindows:
