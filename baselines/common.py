@@ -90,8 +90,8 @@ class TransferData:
 
 
 def transfer_data(method: str, task: str, protocol: str, target_days: float, data_seed: int,
-                  data_root: str | None) -> TransferData:
-    """The task's few-shot target windows, test windows and source windows (sources are required)."""
+                  data_root: str | None, device: str = "cpu") -> TransferData:
+    """The task's few-shot target windows, test windows and source windows (sources are required), on ``device``."""
     split_protocol = Protocol(name=protocol, target_days=target_days)
     target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
     if not sources:
@@ -100,9 +100,9 @@ def transfer_data(method: str, task: str, protocol: str, target_days: float, dat
     return TransferData(
         split_protocol,
         split.train,
-        city_windows(target, split, "train", split_protocol),
-        city_windows(target, split, "test", split_protocol),
-        [city_windows(c, split_source(c), "train", split_protocol) for c in sources],
+        city_windows(target, split, "train", split_protocol).to(device),
+        city_windows(target, split, "test", split_protocol).to(device),
+        [city_windows(c, split_source(c), "train", split_protocol).to(device) for c in sources],
     )
 
 
@@ -114,7 +114,8 @@ def score_windows(windows: CityWindows, forecast: Callable[[Batch, np.ndarray], 
     for first in range(0, len(windows), batch_size):
         positions = np.arange(first, min(first + batch_size, len(windows)))
         batch = windows.batch(positions)
-        metrics.update(windows.scaler.inverse_transform(forecast(batch, positions)), batch.targets, batch.mask)
+        prediction = windows.scaler.inverse_transform(forecast(batch, positions))
+        metrics.update(prediction.cpu(), batch.targets.cpu(), batch.mask.cpu())
     return metrics
 
 
@@ -130,8 +131,8 @@ def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_
     return record
 
 
-def parser(method: str) -> argparse.ArgumentParser:
-    """The command line every baseline shares."""
+def parser(method: str, trained: bool = False) -> argparse.ArgumentParser:
+    """The command line every baseline shares (``trained``: also ``--device``)."""
     cli = argparse.ArgumentParser(
         prog=f"python -m baselines.{method.lower()}",
         description=f"{method} on a task's target city; writes test_metrics.json",
@@ -143,6 +144,8 @@ def parser(method: str) -> argparse.ArgumentParser:
     cli.add_argument("--target-days", type=float, default=3.0, help="few-shot days of the target city")
     cli.add_argument("--out-root", default="checkpoints", help="results go to OUT_ROOT/<method>/<task>/...")
     cli.add_argument("--data-root", default=None, help="prepared cities (default: the project's datasets/)")
+    if trained:
+        cli.add_argument("--device", default="cpu", help="torch device to train and test on, e.g. cuda:0")
     return cli
 
 

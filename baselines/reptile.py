@@ -123,13 +123,14 @@ def run(
     out_root: str = "checkpoints",
     data_root: str | None = None,
     config: ReptileConfig | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Reptile on ``task``; writes ``<out_root>/Reptile_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or ReptileConfig()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_backbone(config.backbone, **config.backbone_config)  # unknown name / field: ValueError
-    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root)
+    model = build_backbone(config.backbone, **config.backbone_config).to(device)  # unknown name / field: ValueError
+    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root, device)
     meta_train(model, data.sources, config, rng)
     finetune(model, data.target_train, config, rng)
     metrics = evaluate(model, data.target_test)
@@ -137,11 +138,11 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    cli = parser("Reptile")
+    cli = parser("Reptile", trained=True)
     cli.add_argument("--backbone", default="GWN", help="registered backbone name")
     args = cli.parse_args(argv)
     config = ReptileConfig(backbone=args.backbone, target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config)
+    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
     print(summary(record))
     return record
 

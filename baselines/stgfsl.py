@@ -260,13 +260,14 @@ def run(
     out_root: str = "checkpoints",
     data_root: str | None = None,
     config: STGFSLConfig | None = None,
+    device: str = "cpu",
 ) -> dict:
     """ST-GFSL on ``task``; writes ``<out_root>/ST-GFSL_<model>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or STGFSLConfig()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root)
-    model = STGFSL(config, data.protocol.input_len, data.protocol.output_len)
+    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root, device)
+    model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
     meta_train(model, data.sources, config, rng)
     finetune(model, data.target_train, config, rng)
     metrics = evaluate(model, data.target_test)
@@ -274,11 +275,11 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    cli = parser("STGFSL")
+    cli = parser("STGFSL", trained=True)
     cli.add_argument("--model", default="GRU", choices=MODELS, help="forecaster with generated parameters")
     args = cli.parse_args(argv)
     config = STGFSLConfig(model=args.model, target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config)
+    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
     print(summary(record))
     return record
 

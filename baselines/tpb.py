@@ -130,7 +130,8 @@ def pretrain(
     for _ in range(config.pretrain_epochs):
         order, total = torch.randperm(len(segments), generator=generator), 0.0
         for chunk in order.split(config.pretrain_batch_size):
-            loss = encoder.reconstruction_loss(segments[chunk], random_masks(len(chunk), config, generator))
+            masked = random_masks(len(chunk), config, generator).to(segments.device)
+            loss = encoder.reconstruction_loss(segments[chunk], masked)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -146,7 +147,7 @@ def kmeans(points: torch.Tensor, k: int, iters: int, generator: torch.Generator)
     centres = points[torch.randint(len(points), (1,), generator=generator)]
     while len(centres) < k:
         nearest = torch.cdist(points, centres).min(1).values.square()
-        pick = torch.multinomial(nearest + 1e-12, 1, generator=generator)
+        pick = torch.multinomial(nearest.cpu() + 1e-12, 1, generator=generator)  # the CPU generator draws
         centres = torch.cat([centres, points[pick]])
     for _ in range(iters):
         labels = torch.cdist(points, centres).argmin(1)
@@ -172,7 +173,7 @@ def build_bank(
     """Keys [K, D] (cluster centres of the segments' embeddings) and values [K, patch_len] (mean next patch)."""
     keys, labels = kmeans(query_embedding(encoder, segments), config.num_patterns, config.kmeans_iters, generator)
     counts = torch.bincount(labels, minlength=len(keys)).clamp_min(1)[:, None]
-    return keys, torch.zeros(len(keys), futures.shape[1]).index_add_(0, labels, futures) / counts
+    return keys, futures.new_zeros(len(keys), futures.shape[1]).index_add_(0, labels, futures) / counts
 
 
 class BankQuery(nn.Module):
@@ -262,7 +263,7 @@ def train_forecaster(
             chunk = order[first : first + config.batch_size]
             batch = windows.batch(chunk)
             prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
-            targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), torch.zeros(()))
+            targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), 0.0)
             loss = masked_mae_loss(prediction, targets, batch.mask)
             optimizer.zero_grad()
             loss.backward()
@@ -285,18 +286,19 @@ def run(
     out_root: str = "checkpoints",
     data_root: str | None = None,
     config: TPBConfig | None = None,
+    device: str = "cpu",
 ) -> dict:
     """TPB on ``task``; writes ``<out_root>/TPB_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or TPBConfig()
-    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root)
+    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device)
     torch.manual_seed(seed)
     generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     per_source = -(-config.max_segments // len(data.sources))
     pool = torch.cat([source_segments(windows, config, per_source, rng) for windows in data.sources])
-    encoder = PatchEncoder(config)
+    encoder = PatchEncoder(config).to(device)
     pretrain(encoder, pool[:, : config.span], config, generator)
     keys, values = build_bank(encoder, pool[:, : config.span], pool[:, config.span :], config, generator)
-    model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, data.protocol)
+    model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, data.protocol).to(device)
     positions = fitting_positions(data.target_train, data.target_train_steps, config.span)
     if len(positions) == 0:
         raise DataError(
@@ -308,9 +310,9 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser("TPB").parse_args(argv)
+    args = parser("TPB", trained=True).parse_args(argv)
     config = TPBConfig(target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config)
+    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
     print(summary(record))
     return record
 

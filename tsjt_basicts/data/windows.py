@@ -67,6 +67,11 @@ class CityWindows:
     def __len__(self) -> int:
         return len(self.starts)
 
+    def to(self, device: torch.device | str) -> "CityWindows":
+        """Move the series tensors to ``device`` (batches are then cut there); returns ``self``."""
+        self.features, self.targets, self.mask = (t.to(device) for t in (self.features, self.targets, self.mask))
+        return self
+
     def batch(self, positions: np.ndarray) -> Batch:
         """Windows number ``positions`` (indices into ``self.starts``) as one batch."""
         starts = torch.from_numpy(self.starts[positions])

@@ -56,7 +56,7 @@ def as_basicts_batch(batch: Batch, windows: CityWindows, graph: CityGraph) -> di
     scaler = windows.scaler
     return {
         "inputs": batch.inputs,
-        "targets": torch.where(batch.mask, scaler.transform(batch.targets), torch.zeros(())),
+        "targets": torch.where(batch.mask, scaler.transform(batch.targets), 0.0),
         "targets_mask": batch.mask,
         "scale": torch.tensor([scaler.mean, scaler.std]),
         "graph": graph,
