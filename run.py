@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="suite: seeds 0..N-1 per method and task")
     parser.add_argument("--budget", default="cpu", help="suite: named budget (smoke, cpu, paper)")
     parser.add_argument("--tasks", nargs="*", default=None, help="suite: only these tasks")
+    parser.add_argument("--methods", nargs="*", default=None, help="suite: only these methods (e.g. TSJT_GWN HA)")
     parser.add_argument("--out-root", default=None, help="suite: results folder (default checkpoints/suite-<budget>)")
     return parser.parse_args(argv)
 
@@ -59,14 +60,14 @@ def run_suite_command(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     out_root = args.out_root or default_out_root(args.budget)
-    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks)
+    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks, args.methods)
     leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard")])
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def run_baseline_config(baseline: dict, seed: int) -> int:
+def run_baseline_config(baseline: dict, seed: int, gpus: str | None) -> int:
     from tsjt_basicts.suite import Entry, result_path, run_entry
 
     unknown = set(baseline) - {"method", "backbone", "task", "budget", "out_root"}
@@ -75,8 +76,8 @@ def run_baseline_config(baseline: dict, seed: int) -> int:
     baseline = {"backbone": "-", "out_root": "checkpoints", **baseline}
     entry = Entry(baseline["method"], baseline["backbone"])
     budget, out_root = baseline["budget"], baseline["out_root"]
-    run_entry(entry, baseline["task"], seed, budget, out_root)
-    path = result_path(entry, baseline["task"], seed, budget, out_root)
+    run_entry(entry, baseline["task"], seed, budget, out_root, gpus)
+    path = result_path(entry, baseline["task"], seed, budget, out_root, gpus)
     print(format_result(json.loads(path.read_text()), str(path)))
     return 0
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_suite_command(args)
     kind, experiment = load_config(args.config)
     if kind == "BASELINE":
-        return run_baseline_config(experiment, args.seed or 0)
+        return run_baseline_config(experiment, args.seed or 0, args.gpus)
     if args.seed is not None:
         experiment["seed"] = args.seed
     if args.gpus is not None:

@@ -18,15 +18,28 @@ def test_smoke_suite_runs_every_method_resumes_and_builds_the_leaderboard(tmp_pa
         assert record["method"] == entry.method and record["data_kind"] == "synthetic"
         assert all(math.isfinite(v) for v in record["metrics"]["avg"].values()), entry
     written = {path: path.stat().st_mtime_ns for path in paths}
+    timed = [json.loads(line) for line in (tmp_path / "wall_times.jsonl").read_text().splitlines()]
+    assert sorted(t["method"] for t in timed) == sorted(e.method for e in entries)
+    assert all(t["seconds"] > 0 and t["device"] == "cpu" for t in timed)
 
     assert run.main(["--suite", "table2", "--seeds", "1", "--budget", "smoke", "--tasks", "synthetic",
                      "--out-root", str(tmp_path)]) == 0
     assert {path: path.stat().st_mtime_ns for path in paths} == written  # nothing ran twice
     table = (tmp_path / "leaderboard" / "leaderboard.md").read_text()
     assert "synthetic" in table and "TSJT (GWN)" in table and "ST-GFSL (GRU)" in table
+    assert "## Wall time" in table and f"{len(entries)} runs" in table
     assert (tmp_path / "leaderboard" / "leaderboard.png").is_file()
 
 
-def test_unknown_suite_and_budget_are_named():
+def test_methods_filter_runs_only_the_named_entries(tmp_path):
+    assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path), tasks=["synthetic"],
+                     methods=["HA", "TargetOnly_GWN"]) == []
+    found = sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("test_metrics.json"))
+    assert found == ["HA", "TargetOnly_GWN"]
+
+
+def test_unknown_suite_and_method_are_named():
     with pytest.raises(ValueError, match="unknown suite"):
         run_suite("table3", seeds=1, budget="smoke", out_root="unused")
+    with pytest.raises(ValueError, match=r"no method \['TSJT_STGCN'\]"):
+        run_suite("table2", seeds=1, budget="smoke", out_root="unused", methods=["TSJT_STGCN"])

@@ -9,6 +9,9 @@ step x interval in minutes) and on average; a cell is the mean ± sample std ove
 the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
 ``leaderboard.csv`` (one row per target x method) and ``leaderboard.png`` (avg MAE ± std).
 
+When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with the wall time of
+each method and task (seconds per run, mean over the runs logged) and the total.
+
 ``--paper`` adds the average MAE the TSJT paper (Table 2, AAAI 2025; ST-GFSL protocol) reports for
 TSJT (GWN) as a separate "paper-reported" row under the real-data tables of its four cities; such
 rows are never ranked.
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsjt_basicts.results import RESULT_FILE
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
@@ -162,6 +165,22 @@ def render_table(setting: Setting, rows: list[Row]) -> list[str]:
     return lines + [""]
 
 
+def render_wall_times(path: Path) -> list[str]:
+    """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
+    runs: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        label = entry["method"] if entry["backbone"] == "-" else f"{entry['method']} ({entry['backbone']})"
+        runs[(label, entry["task"], entry["device"])].append(entry["seconds"])
+    total = sum(sum(seconds) for seconds in runs.values())
+    lines = ["## Wall time", "", f"From `{path}`: {sum(map(len, runs.values()))} runs, {total / 60:.1f} min in all "
+             "(runs of parallel suite processes overlap in time).", "",
+             "| method | task | device | runs | s per run |", "|---|---|---|---|---|"]
+    for (label, task, device), seconds in sorted(runs.items(), key=lambda item: (item[0][1], item[0][0])):
+        lines.append(f"| {label} | {task} | {device} | {len(seconds)} | {np.mean(seconds):.1f} |")
+    return lines + [""]
+
+
 def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     lines = [
         "# Leaderboard",
@@ -173,6 +192,9 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     ]
     for setting, rows in tables.items():
         lines += render_table(setting, rows)
+    wall_times = Path(root) / WALL_TIMES
+    if wall_times.is_file():
+        lines += render_wall_times(wall_times)
     return "\n".join(lines)
 
 

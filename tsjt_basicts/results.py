@@ -9,6 +9,7 @@ from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.metrics import MetricAccumulator
 
 RESULT_FILE = "test_metrics.json"
+WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
 
 
 def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator) -> dict:

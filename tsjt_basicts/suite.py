@@ -10,14 +10,16 @@ gradient-trained methods; every method of a suite runs under the same named budg
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, experiment_config
-from tsjt_basicts.results import RESULT_FILE
+from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
@@ -92,7 +94,7 @@ def baseline_runner(entry: Entry) -> Callable[..., dict]:
 def gradient_config(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None):
     return experiment_config(
         task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
-        backbone_config=BACKBONE_WIDTHS[budget], gpus=gpus, ckpt_root=out_root,
+        training=TRAININGS[budget], backbone_config=BACKBONE_WIDTHS[budget], gpus=gpus, ckpt_root=out_root,
     )
 
 
@@ -102,6 +104,16 @@ def result_path(entry: Entry, task: str, seed: int, budget: str, out_root: str, 
         cfg = gradient_config(entry, task, seed, budget, out_root, gpus)
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
     return Path(out_root) / entry.folder / task / f"strict_seed{seed}" / RESULT_FILE
+
+
+def baseline_device(gpus: str | None) -> str:
+    """The torch device of a trained baseline: the first of ``gpus``, made visible as BasicTS does."""
+    if gpus is None:
+        return "cpu"
+    from easytorch.utils.env import set_visible_devices
+
+    set_visible_devices(gpus)
+    return "cuda:0"
 
 
 def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> None:
@@ -114,16 +126,41 @@ def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gp
         launch_training(gradient_config(entry, task, seed, budget, out_root, gpus))
         return
     runner, config = baseline_runner(entry), baseline_config(entry, budget)
-    options = {} if config is None else {"config": config}
+    options = {} if config is None else {"config": config, "device": baseline_device(gpus)}
     runner(task, seed=seed, out_root=out_root, **options)
 
 
-def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
-              tasks: list[str] | None = None) -> list[str]:
-    """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed."""
+def log_wall_time(out_root: str, entry: Entry, task: str, seed: int, budget: str, gpus: str | None,
+                  seconds: float) -> None:
+    """Append one run's wall time to ``<out_root>/wall_times.jsonl`` (read by the leaderboard)."""
+    os.makedirs(out_root, exist_ok=True)
+    record = {"method": entry.method, "backbone": entry.backbone, "task": task, "seed": seed, "budget": budget,
+              "device": "cpu" if gpus is None else f"gpu {gpus}", "seconds": round(seconds, 2)}
+    with open(os.path.join(out_root, WALL_TIMES), "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def suite_entries(name: str, methods: list[str] | None) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
+    """The entries and tasks of suite ``name``, keeping only ``methods`` (folder names) when given."""
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
-    entries, suite_tasks = SUITES[name]
+    entries, tasks = SUITES[name]
+    if methods:
+        unknown = set(methods) - {e.folder for e in entries}
+        if unknown:
+            raise ValueError(f"suite {name!r} has no method {sorted(unknown)}; it has {[e.folder for e in entries]}")
+        entries = tuple(e for e in entries if e.folder in methods)
+    return entries, tasks
+
+
+def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
+              tasks: list[str] | None = None, methods: list[str] | None = None) -> list[str]:
+    """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed.
+
+    ``methods`` keeps only those entries (``TSJT_GWN``, ``HA``, ...), so several processes can
+    share one suite; each finished run's wall time is appended to ``wall_times.jsonl``.
+    """
+    entries, suite_tasks = suite_entries(name, methods)
     failed = []
     for task in tasks or suite_tasks:
         for entry in entries:
@@ -134,7 +171,9 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
                         logger.info("skip %s: result exists", label)
                         continue
                     logger.info("run %s (%s budget)", label, budget)
+                    started = time.perf_counter()
                     run_entry(entry, task, seed, budget, out_root, gpus)
+                    log_wall_time(out_root, entry, task, seed, budget, gpus, time.perf_counter() - started)
                 except Exception as error:  # one failed run must not stop the suite; it is reported
                     logger.error("FAILED %s: %s", label, error)
                     failed.append(f"{label}: {error}")
