@@ -1,5 +1,6 @@
 """The leaderboard renders Table 2's layout from hand-made result files."""
 import csv
+import json
 import os
 
 import pytest
@@ -97,3 +98,24 @@ def test_protocols_never_share_a_table_and_a_duplicate_run_counts_once(results, 
     assert parsed["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]["HA"][:2] == [
         "2", "<u>3.10 ± 0.14</u>"
     ]
+
+
+def test_overview_shows_avg_mae_per_method_and_city_with_short_seed_counts(results, tmp_path):
+    markdown = main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    overview = markdown.split("## Overview: avg MAE over the 6 horizons")[1].split("###")[0]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")[1:]]
+            for line in overview.splitlines() if line.startswith("| ") and not line.startswith("| method")}
+    assert rows == {
+        "ARIMA": ["<u>2.50</u> (n=1)", "–"],
+        "HA": ["3.10 ± 0.14", "0.90 (n=1)"],
+        "TSJT (GWN)": ["**2.20 ± 0.28**", "–"],
+    }
+    assert "| method | hangzhou-metro (real) | synthetic-shenzhen (synthetic) |" in overview
+
+
+def test_wall_times_of_a_suite_are_summed_per_method_and_task(results, tmp_path):
+    lines = [{"method": "HA", "backbone": "-", "task": "metro", "seed": s, "budget": "cpu", "device": "cpu",
+              "seconds": 1.0 + s} for s in range(2)]
+    (results / "wall_times.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    markdown = main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    assert "2 runs, 0.1 min in all" in markdown and "| HA | metro | cpu | 2 | 1.5 |" in markdown

@@ -165,6 +165,24 @@ def render_table(setting: Setting, rows: list[Row]) -> list[str]:
     return lines + [""]
 
 
+def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
+    """Avg MAE in one table: a row per method, a column per target city, best / second best marked."""
+    cells: dict[str, dict[Setting, str]] = defaultdict(dict)
+    most = max(len(row.seeds) for rows in tables.values() for row in rows)
+    for setting, rows in tables.items():
+        marks = ranks(rows)
+        for i, row in enumerate(rows):
+            text = cell(row, ("MAE", "avg"), marks.get((i, ("MAE", "avg"))))
+            short = not row.reported and len(row.seeds) < most
+            cells[row.label][setting] = f"{text} (n={len(row.seeds)})" if short else text
+    lines = ["## Overview: avg MAE over the 6 horizons", "",
+             "| method | " + " | ".join(f"{s.target} ({s.data_kind})" for s in tables) + " |",
+             "|---|" + "---:|" * len(tables)]
+    for label, found in sorted(cells.items()):
+        lines.append(f"| {label} | " + " | ".join(found.get(setting, "–") for setting in tables) + " |")
+    return lines + [""]
+
+
 def render_wall_times(path: Path) -> list[str]:
     """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
     runs: dict[tuple[str, str, str], list[float]] = defaultdict(list)
@@ -189,6 +207,7 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
         "shows the mean alone), in the city's units; lower is better; per column **best** and "
         "<u>second best</u> of the measured rows.",
         "",
+        *render_overview(tables),
     ]
     for setting, rows in tables.items():
         lines += render_table(setting, rows)
