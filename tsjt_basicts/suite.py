@@ -23,7 +23,16 @@ from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
-BACKBONE_WIDTHS = {"paper": {}, "cpu": CPU_GWN, "smoke": TINY_GWN}
+BACKBONE_WIDTHS = {  # per budget and backbone; a backbone not named keeps its paper widths
+    "paper": {},
+    "cpu": {"GWN": CPU_GWN},
+    "smoke": {"GWN": TINY_GWN, "STGCN": {"block_channels": (8, 4, 8)}, "DCRNN": {"hidden_size": 8}},
+}
+
+
+def backbone_widths(backbone: str, budget: str) -> dict:
+    """The backbone config fields a budget sets for ``backbone``."""
+    return dict(BACKBONE_WIDTHS[budget].get(backbone, {}))
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ def baseline_config(entry: Entry, budget: str):
     from baselines.stgfsl import STGFSLConfig
     from baselines.tpb import TPBConfig
 
-    widths, backbone = BACKBONE_WIDTHS[budget], entry.backbone
+    widths, backbone = backbone_widths(entry.backbone, budget), entry.backbone
     presets: dict[str, dict[str, Callable[[], object]]] = {
         "Reptile": {
             "paper": lambda: ReptileConfig(backbone=backbone),
@@ -94,7 +103,8 @@ def baseline_runner(entry: Entry) -> Callable[..., dict]:
 def gradient_config(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None):
     return experiment_config(
         task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
-        training=TRAININGS[budget], backbone_config=BACKBONE_WIDTHS[budget], gpus=gpus, ckpt_root=out_root,
+        training=TRAININGS[budget], backbone_config=backbone_widths(entry.backbone, budget), gpus=gpus,
+        ckpt_root=out_root,
     )
 
 

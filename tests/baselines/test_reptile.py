@@ -12,6 +12,7 @@ from baselines.reptile import ReptileConfig, reptile_update, run, step_size
 from tsjt_basicts.data.split import Protocol, split_target
 from tsjt_basicts.data.tasks import load_task
 from tsjt_basicts.data.windows import CityWindows
+from tsjt_basicts.suite import Entry, backbone_widths, result_path, run_entry
 
 TINY_GWN = {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "blocks": 2}
 TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_epochs=1)
@@ -71,6 +72,16 @@ def test_smoke_run_writes_finite_synthetic_metrics(smoke):
     assert {k: record[k] for k in ("method", "backbone", "task", "seed", "target_days")} == {
         "method": "Reptile", "backbone": "GWN", "task": "synthetic", "seed": 3, "target_days": 3.0,
     }
+    assert all(math.isfinite(v) for v in record["metrics"]["avg"].values())
+
+
+@pytest.mark.parametrize("backbone", ["STGCN", "DCRNN"])
+def test_reptile_meta_trains_the_other_registered_backbones(backbone, tmp_path):
+    entry = Entry("Reptile", backbone)
+    run_entry(entry, "synthetic", seed=0, budget="smoke", out_root=str(tmp_path))
+    record = json.loads(result_path(entry, "synthetic", 0, "smoke", str(tmp_path)).read_text())
+    widths = json.loads(json.dumps(backbone_widths(backbone, "smoke")))  # as JSON stores them
+    assert record["backbone"] == backbone and record["config"]["backbone_config"] == widths
     assert all(math.isfinite(v) for v in record["metrics"]["avg"].values())
 
 

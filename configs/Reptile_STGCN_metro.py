@@ -1,0 +1,2 @@
+"""Reptile with STGCN on the real metro task (target Hangzhou, source Beijing), under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="Reptile", backbone="STGCN", task="metro", budget="cpu")
