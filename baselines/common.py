@@ -48,7 +48,7 @@ def evaluate(target: City, fit: Fit, meta: dict, protocol: Protocol, batch_size:
         batch = windows.batch(positions)
         prediction = torch.from_numpy(forecast(windows.starts[positions]).astype(np.float32))
         metrics.update(prediction, batch.targets, batch.mask)
-    return result_record(meta, windows, protocol.name, metrics)
+    return result_record(meta, windows, protocol.name, metrics, device="cpu")
 
 
 def run_baseline(
@@ -126,7 +126,7 @@ def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_
         "method": method, "backbone": backbone, "task": task, "seed": seed,
         "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
     }
-    record = result_record(meta, data.target_test, data.protocol.name, metrics)
+    record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
     write_result(os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}"), record)
     return record
 
@@ -138,7 +138,8 @@ def parser(method: str, trained: bool = False) -> argparse.ArgumentParser:
         description=f"{method} on a task's target city; writes test_metrics.json",
     )
     cli.add_argument("--task", required=True, choices=sorted(TASKS), help="named cross-city task")
-    cli.add_argument("--seed", type=int, default=0, help="run label (the baseline is deterministic)")
+    seeding = "seed of initialisation and sampling" if trained else "run label (the baseline is deterministic)"
+    cli.add_argument("--seed", type=int, default=0, help=seeding)
     cli.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic cities")
     cli.add_argument("--protocol", choices=("strict", "stgfsl"), default="strict", help="few-shot protocol")
     cli.add_argument("--target-days", type=float, default=3.0, help="few-shot days of the target city")

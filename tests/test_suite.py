@@ -15,7 +15,7 @@ def test_smoke_suite_runs_every_method_resumes_and_builds_the_leaderboard(tmp_pa
     paths = [result_path(entry, "synthetic", 0, "smoke", str(tmp_path)) for entry in entries]
     for entry, path in zip(entries, paths):
         record = json.loads(path.read_text())
-        assert record["method"] == entry.method and record["data_kind"] == "synthetic"
+        assert record["method"] == entry.method and record["data_kind"] == "synthetic" and record["device"] == "cpu"
         assert all(math.isfinite(v) for v in record["metrics"]["avg"].values()), entry
     written = {path: path.stat().st_mtime_ns for path in paths}
     timed = [json.loads(line) for line in (tmp_path / "wall_times.jsonl").read_text().splitlines()]

@@ -12,8 +12,9 @@ RESULT_FILE = "test_metrics.json"
 WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
 
 
-def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator) -> dict:
-    """Metrics of the target's test windows plus what produced them (method, task, seed, ...)."""
+def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator,
+                  device: str) -> dict:
+    """Metrics of the target's test windows plus what produced them (method, task, seed, device, ...)."""
     city = windows.city
     return {
         **meta,
@@ -22,6 +23,7 @@ def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str
         "protocol": protocol_name,
         "interval_minutes": city.interval_minutes,
         "test_windows": len(windows),
+        "device": device,
         "metrics": metrics.report(city.interval_minutes),
     }
 

@@ -143,6 +143,7 @@ class TSJTRunner(BasicTSRunner):
         """``test_metrics.json``: protocol metrics of the target city plus what produced them."""
         dataset = self.test_data_loader.dataset
         meta = {**self.meta, "checkpoint": self.evaluated_checkpoint}
-        record = result_record(meta, dataset.target_windows, dataset.protocol.name, self.test_metrics)
+        device = str(next(self.model.parameters()).device)
+        record = result_record(meta, dataset.target_windows, dataset.protocol.name, self.test_metrics, device)
         path = write_result(self.ckpt_save_dir, record, self.result_file)
         self.logger.info(f"Test metrics ({record['protocol']} protocol, {record['data_kind']} data) saved to {path}.")

@@ -140,12 +140,11 @@ def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gp
     runner(task, seed=seed, out_root=out_root, **options)
 
 
-def log_wall_time(out_root: str, entry: Entry, task: str, seed: int, budget: str, gpus: str | None,
-                  seconds: float) -> None:
+def log_wall_time(out_root: str, entry: Entry, task: str, seed: int, budget: str, device: str, seconds: float) -> None:
     """Append one run's wall time to ``<out_root>/wall_times.jsonl`` (read by the leaderboard)."""
     os.makedirs(out_root, exist_ok=True)
     record = {"method": entry.method, "backbone": entry.backbone, "task": task, "seed": seed, "budget": budget,
-              "device": "cpu" if gpus is None else f"gpu {gpus}", "seconds": round(seconds, 2)}
+              "device": device, "seconds": round(seconds, 2)}
     with open(os.path.join(out_root, WALL_TIMES), "a") as f:
         f.write(json.dumps(record) + "\n")
 
@@ -177,13 +176,15 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
             for seed in range(seeds):
                 label = f"{entry.folder} on {task}, seed {seed}"
                 try:
-                    if result_path(entry, task, seed, budget, out_root, gpus).is_file():
+                    path = result_path(entry, task, seed, budget, out_root, gpus)
+                    if path.is_file():
                         logger.info("skip %s: result exists", label)
                         continue
                     logger.info("run %s (%s budget)", label, budget)
                     started = time.perf_counter()
                     run_entry(entry, task, seed, budget, out_root, gpus)
-                    log_wall_time(out_root, entry, task, seed, budget, gpus, time.perf_counter() - started)
+                    seconds = time.perf_counter() - started
+                    log_wall_time(out_root, entry, task, seed, budget, json.loads(path.read_text())["device"], seconds)
                 except Exception as error:  # one failed run must not stop the suite; it is reported
                     logger.error("FAILED %s: %s", label, error)
                     failed.append(f"{label}: {error}")
