@@ -115,7 +115,16 @@ def test_overview_shows_avg_mae_per_method_and_city_with_short_seed_counts(resul
 
 def test_wall_times_of_a_suite_are_summed_per_method_and_task(results, tmp_path):
     lines = [{"method": "HA", "backbone": "-", "task": "metro", "seed": s, "budget": "cpu", "device": "cpu",
-              "seconds": 1.0 + s} for s in range(2)]
-    (results / "wall_times.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+              "seconds": 1.0 + s} for s in (0, 1, 1)]  # seed 1 re-run: its last time counts
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    (results / "wall_times.jsonl").write_text(text + '{"method": "HA", "backb')  # cut off by a kill
     markdown = main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
     assert "2 runs, 0.1 min in all" in markdown and "| HA | metro | cpu | 2 | 1.5 |" in markdown
+
+
+def test_overview_columns_of_one_target_in_two_settings_are_told_apart(tmp_path):
+    write_record(tmp_path, "HA", "-", 0, 3.0, rmse=5.0)
+    write_record(tmp_path, "HA", "-", 0, 2.0, rmse=4.0, protocol="stgfsl")
+    markdown = main(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| method | hangzhou"))
+    assert "hangzhou-metro (real data, stgfsl protocol" in header and "hangzhou-metro (real data, strict protocol" in header

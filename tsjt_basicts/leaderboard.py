@@ -165,6 +165,14 @@ def render_table(setting: Setting, rows: list[Row]) -> list[str]:
     return lines + [""]
 
 
+def column_titles(settings: list[Setting]) -> list[str]:
+    """``target (data kind)``, or ``target (full setting)`` where one target has several settings."""
+    counts = defaultdict(int)
+    for setting in settings:
+        counts[setting.target] += 1
+    return [f"{s.target} ({s.data_kind if counts[s.target] == 1 else s.section})" for s in settings]
+
+
 def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
     """Avg MAE in one table: a row per method, a column per target city, best / second best marked."""
     cells: dict[str, dict[Setting, str]] = defaultdict(dict)
@@ -176,7 +184,7 @@ def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
             short = not row.reported and len(row.seeds) < most
             cells[row.label][setting] = f"{text} (n={len(row.seeds)})" if short else text
     lines = ["## Overview: avg MAE over the 6 horizons", "",
-             "| method | " + " | ".join(f"{s.target} ({s.data_kind})" for s in tables) + " |",
+             "| method | " + " | ".join(column_titles(list(tables))) + " |",
              "|---|" + "---:|" * len(tables)]
     for label, found in sorted(cells.items()):
         lines.append(f"| {label} | " + " | ".join(found.get(setting, "–") for setting in tables) + " |")
@@ -185,9 +193,16 @@ def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
 
 def render_wall_times(path: Path) -> list[str]:
     """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
+    last: dict[tuple, dict] = {}  # a run logged twice (re-run after its result was removed) counts once
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            logger.warning("%s line %d is not JSON (a run killed while logging?); skipped", path, number)
+            continue
+        last[tuple(entry[key] for key in ("method", "backbone", "task", "seed", "budget"))] = entry
     runs: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in last.values():
         label = entry["method"] if entry["backbone"] == "-" else f"{entry['method']} ({entry['backbone']})"
         runs[(label, entry["task"], entry["device"])].append(entry["seconds"])
     total = sum(sum(seconds) for seconds in runs.values())
