@@ -13,19 +13,25 @@ from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 
 
+def file_name(method: str, backbone: str, task: str) -> str:
+    """``<Method>[_<Backbone>]_<task>``, the synthetic task spelled ``Synthetic``."""
+    return "_".join([method, *([] if backbone == "-" else [backbone]), "Synthetic" if task == "synthetic" else task])
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_names_known_settings(path):
+def test_config_names_known_settings_that_match_its_file_name(path):
     kind, spec = load_config(str(path))
     assert spec["task"] in TASKS
+    backbone = spec.get("backbone", "-")
     if kind == "EXPERIMENT":
         assert set(spec) <= set(inspect.signature(experiment_config).parameters)
         assert spec["method"] in METHODS
-        backbone_class(spec["backbone"])  # an unknown name raises
+        backbone_class(backbone)  # an unknown name raises
     else:
-        entry = Entry(spec["method"], spec.get("backbone", "-"))
-        assert spec["budget"] in BUDGETS and baseline_runner(entry) is not None
-        baseline_config(entry, spec["budget"])
-    assert path.stem.startswith(spec["method"])
+        entry = Entry(spec["method"], backbone)
+        assert spec["budget"] in BUDGETS
+        baseline_runner(entry), baseline_config(entry, spec["budget"])  # an unknown method raises
+    assert path.stem == file_name(spec["method"], backbone, spec["task"])
 
 
 def test_there_is_a_config_per_suite_method_and_real_or_synthetic_task():
@@ -35,4 +41,4 @@ def test_there_is_a_config_per_suite_method_and_real_or_synthetic_task():
     stems = {path.stem for path in CONFIGS}
     for entry in entries:
         for task in tasks:
-            assert f"{entry.folder}_{'Synthetic' if task == 'synthetic' else task}" in stems
+            assert file_name(entry.method, entry.backbone, task) in stems

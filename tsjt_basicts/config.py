@@ -95,8 +95,8 @@ class Training:
 
 
 # The optimisation each budget trains with. The cpu budget takes ~100 target steps, too few for
-# gamma1 = 2e-4 to converge, so it trains at 1e-3 (the fine-tuning rate of the trained baselines
-# under the same budget); the TSB ratio gamma2/gamma1 is the method's in every budget.
+# gamma1 = 2e-4 to converge, so it trains at 1e-3 (Reptile's and TPB's rate under the same
+# budget); the TSB ratio gamma2/gamma1 is the method's in every budget.
 TRAININGS: dict[str, Training] = {"paper": Training(), "cpu": Training(lr=1e-3), "smoke": Training()}
 
 
