@@ -12,14 +12,14 @@ STEPS = ("step1", "step3", "step6", "avg")
 
 
 def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="metro", target="hangzhou-metro",
-                 interval=10, protocol="strict", folder=""):
+                 interval=10, protocol="strict", folder="", diagnostics=None):
     """A test_metrics.json as result_record writes it; ``mae``: one value, or {step: value}."""
     mae = mae if isinstance(mae, dict) else dict.fromkeys(STEPS, mae)
     metrics = {step: {"MAE": mae.get(step, mae.get("rest")), "RMSE": rmse, "MAPE": 1.0} for step in STEPS}
     record = {
         "method": method, "backbone": backbone, "task": task, "seed": seed, "target_days": 3.0, "data_seed": 0,
         "target": target, "data_kind": kind, "protocol": protocol, "interval_minutes": interval,
-        "test_windows": 10, "metrics": metrics,
+        "test_windows": 10, "metrics": metrics, **({"diagnostics": diagnostics} if diagnostics else {}),
     }
     return write_result(str(root / (folder or f"{method}_{backbone}") / task / f"{protocol}_seed{seed}"), record)
 
@@ -128,3 +128,17 @@ def test_overview_columns_of_one_target_in_two_settings_are_told_apart(tmp_path)
     markdown = main(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| method | hangzhou"))
     assert "hangzhou-metro (real data, stgfsl protocol" in header and "hangzhou-metro (real data, strict protocol" in header
+
+
+def test_npm_diagnostics_are_averaged_over_seeds_in_their_own_table(tmp_path):
+    root = tmp_path / "checkpoints"
+    for seed, entropy in enumerate([0.4, 0.6]):
+        diagnostics = {"npm_attention_entropy_ratio": entropy, "prompt_graph_offdiag_mean": 0.5,
+                       "prompt_graph_offdiag_p5": 0.1, "adaptive_support_rowmax_x_n": None}
+        write_record(root, "TSJT-noAK", "GWN", seed, 2.0, rmse=3.0, diagnostics=diagnostics)
+    write_record(root, "HA", "-", 0, 3.0, rmse=4.0)
+    markdown = main(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
+    section = markdown.split("## NPM diagnostics")[1].split("##")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| TSJT")]
+    assert rows == ["| TSJT-noAK (GWN) | hangzhou-metro (real) | 0.500 | 0.500 | 0.100 | – |"]
+    assert "| HA |" not in section

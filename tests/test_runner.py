@@ -15,6 +15,7 @@ from basicts.metrics import masked_mae
 from tsjt_basicts.config import Budget, Training, experiment_config
 from tsjt_basicts.launcher import launch_evaluation, launch_training
 from tsjt_basicts.metrics import MetricAccumulator
+from tsjt_basicts.npm import DIAGNOSTIC_KEYS
 from tsjt_basicts.runner import TSJTRunner, take_gradients
 from tsjt_basicts.tsb import build_combiner
 
@@ -55,6 +56,11 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert result["metrics"]["step6"]["minutes"] == 60
     assert result["metrics"]["avg"]["MAE"] < 0.7 * mean_forecast_mae(runner)  # it learned something
     assert result["prompt_graph_used"] and result["checkpoint"] == "NodePromptedModel_best_val_MAE.pt"
+    # after a short training the prompts differ between nodes and A_K's support is far from uniform
+    diagnostics = result["diagnostics"]
+    assert set(diagnostics) == set(DIAGNOSTIC_KEYS)
+    assert diagnostics["npm_attention_entropy_ratio"] < 0.7 and diagnostics["adaptive_support_rowmax_x_n"] > 2
+    assert -1 <= diagnostics["prompt_graph_offdiag_p5"] <= diagnostics["prompt_graph_offdiag_mean"] < 1
     checkpoints = sorted(f for f in os.listdir(runner.ckpt_save_dir) if f.endswith(".pt"))
     assert "NodePromptedModel_best_val_MAE.pt" in checkpoints and "NodePromptedModel_3.pt" in checkpoints
 

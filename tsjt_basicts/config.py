@@ -14,8 +14,8 @@ Joint          yes    yes    yes       g_T + g_S: plain joint training, equal we
 TargetOnly     no     no     no        the target gradient alone
 =============  =====  =====  ========  ===========================================
 
-Backbones that take no learned graph (STGCN, DCRNN) get the prompts but not A_K; every result
-records whether A_K was used (``prompt_graph_used``) with all other settings of the run.
+All three backbones (STGCN, Graph WaveNet, DCRNN) get X~ and the support built from A_K; every
+result records whether A_K was used (``prompt_graph_used``) with all other settings of the run.
 """
 from __future__ import annotations
 
@@ -101,11 +101,11 @@ TRAININGS: dict[str, Training] = {"paper": Training(), "cpu": Training(lr=1e-3),
 
 
 def model_config(method: Method, backbone: str, target: City, protocol: Protocol, num_prompts: int | None,
-                 prompt_dim: int, backbone_config: dict | None) -> NodePromptedConfig:
+                 prompt_dim: int, backbone_config: dict | None, npm_options: dict | None = None) -> NodePromptedConfig:
     """The backbone, wrapped by the NPM where the method uses it (K = half the target's nodes)."""
     backbone_class(backbone)  # an unknown name fails here, before any data work
     prompts = max(1, target.num_nodes // 2) if num_prompts is None else num_prompts
-    npm = NPMConfig(num_prompts=prompts, prompt_dim=prompt_dim) if method.npm else None
+    npm = NPMConfig(num_prompts=prompts, prompt_dim=prompt_dim, **(npm_options or {})) if method.npm else None
     return NodePromptedConfig(
         backbone, npm, method.prompt_graph, input_len=protocol.input_len, output_len=protocol.output_len,
         backbone_config=dict(backbone_config or {}),
@@ -137,6 +137,7 @@ def experiment_config(
     source_allocation: str = "uniform",
     num_prompts: int | None = None,
     prompt_dim: int = 16,
+    npm_options: dict | None = None,
     backbone_config: dict | None = None,
     gpus: str | None = None,
     data_root: str | None = None,
@@ -144,7 +145,8 @@ def experiment_config(
 ) -> BasicTSForecastingConfig:
     """The BasicTS config of ``method`` with ``backbone`` on ``task`` (see the module table).
 
-    ``Training(optimizer="sgd")`` with the TSJT method applies Eq. 10 literally (lr = gamma1,
+    ``npm_options`` sets other :class:`~tsjt_basicts.npm.NPMConfig` fields (score scale, support,
+    ...). ``Training(optimizer="sgd")`` with the TSJT method applies Eq. 10 literally (lr = gamma1,
     source ratio gamma2 / gamma1). A task whose series are absent fails here, with the files to
     obtain and how to prepare them. Every setting lands in the result file's metadata.
     """
@@ -153,14 +155,14 @@ def experiment_config(
     spec, budget, training = METHODS[method], budget or Budget(), training or Training()
     split = Protocol(protocol, target_days, val_days)
     target = cached_task(task, data_root, data_seed, split).target
-    model = model_config(spec, backbone, target, split, num_prompts, prompt_dim, backbone_config)
+    model = model_config(spec, backbone, target, split, num_prompts, prompt_dim, backbone_config, npm_options)
     source_ratio = spec.source_ratio if training.source_ratio is None else training.source_ratio
     meta = {
         "method": method, "backbone": backbone, "task": task, "seed": seed, "data_seed": data_seed,
         "target_days": target_days, "val_days": val_days, "source_allocation": source_allocation,
         "budget": asdict(budget), "training": {**asdict(training), "source_ratio": source_ratio},
         "num_prompts": model.npm.num_prompts if model.npm else None, "prompt_dim": prompt_dim if model.npm else None,
-        "prompt_graph_used": spec.prompt_graph and backbone_class(backbone).accepts_learned_graph,
+        "prompt_graph_used": model.uses_prompt_graph, "npm_config": asdict(model.npm) if model.npm else None,
         "backbone_config": model.backbone_config,
     }
     settings = TSJTSettings(spec.combiner, source_ratio, training.granularity, training.clip_grad_norm, meta)

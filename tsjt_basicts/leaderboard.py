@@ -9,6 +9,9 @@ step x interval in minutes) and on average; a cell is the mean ± sample std ove
 the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
 ``leaderboard.csv`` (one row per target x method) and ``leaderboard.png`` (avg MAE ± std).
 
+Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`); the
+Markdown lists their means over seeds in a table of their own.
+
 When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with the wall time of
 each method and task (seconds per run, mean over the runs logged) and the total.
 
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
@@ -80,6 +84,7 @@ class Row:
     mean: dict[Column, float]
     std: dict[Column, float] = field(default_factory=dict)
     reported: bool = False  # a number quoted from the paper, not measured here
+    diagnostics: dict[str, float] = field(default_factory=dict)  # NPM diagnostics, mean over seeds
 
     @property
     def label(self) -> str:
@@ -106,7 +111,18 @@ def aggregate(method: str, backbone: str, runs: list[dict]) -> Row:
         method, backbone, tuple(sorted(run["seed"] for run in runs)),
         mean={column: float(v.mean()) for column, v in values.items()},
         std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
+        diagnostics=mean_diagnostics(runs),
     )
+
+
+def mean_diagnostics(runs: list[dict]) -> dict[str, float]:
+    """Mean over seeds of each NPM diagnostic the runs report (none for methods without an NPM)."""
+    values = defaultdict(list)
+    for run in runs:
+        for key, value in (run.get("diagnostics") or {}).items():
+            if value is not None:
+                values[key].append(value)
+    return {key: float(np.mean(found)) for key, found in values.items()}
 
 
 def build_tables(records: list[dict]) -> dict[Setting, list[Row]]:
@@ -191,6 +207,20 @@ def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
     return lines + [""]
 
 
+def render_diagnostics(tables: dict[Setting, list[Row]]) -> list[str]:
+    """The NPM diagnostics of every method that has an NPM, per target (means over seeds)."""
+    found = [(setting, row) for setting, rows in tables.items() for row in rows if row.diagnostics]
+    if not found:
+        return []
+    lines = ["## NPM diagnostics (target test windows, evaluated checkpoint; mean over seeds)", "",
+             "| method | target | " + " | ".join(f"`{key}`" for key in DIAGNOSTIC_KEYS) + " |",
+             "|---|---|" + "---:|" * len(DIAGNOSTIC_KEYS)]
+    for setting, row in found:
+        values = [f"{row.diagnostics[key]:.3f}" if key in row.diagnostics else "–" for key in DIAGNOSTIC_KEYS]
+        lines.append(f"| {row.label} | {setting.target} ({setting.data_kind}) | " + " | ".join(values) + " |")
+    return lines + [""]
+
+
 def render_wall_times(path: Path) -> list[str]:
     """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
     last: dict[tuple, dict] = {}  # a run logged twice (re-run after its result was removed) counts once
@@ -226,6 +256,7 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     ]
     for setting, rows in tables.items():
         lines += render_table(setting, rows)
+    lines += render_diagnostics(tables)
     wall_times = Path(root) / WALL_TIMES
     if wall_times.is_file():
         lines += render_wall_times(wall_times)

@@ -29,6 +29,7 @@ from easytorch.utils import is_master
 from torch import nn
 
 from tsjt_basicts.metrics import MetricAccumulator
+from tsjt_basicts.npm import DiagnosticsAccumulator
 from tsjt_basicts.results import RESULT_FILE, result_record, write_result
 from tsjt_basicts.tsb import GAMMA1, GAMMA2, CombineStats, Granularity, build_combiner
 
@@ -93,6 +94,29 @@ class TSJTRunner(BasicTSRunner):
         super().on_epoch_start(epoch)
         self.train_data_loader.dataset.set_epoch(epoch)
 
+    def on_epoch_end(self, epoch: int, step: int) -> None:
+        """TensorBoard ``npm/*``: the NPM diagnostics on the validation windows (target data only)."""
+        if is_master() and self.val_data_loader is not None:
+            diagnostics = self.npm_diagnostics(self.val_data_loader)
+            for key, value in (diagnostics or {}).items():
+                if value is not None:
+                    self.tensorboard_writer.add_scalar(f"npm/{key}", value, epoch)
+        super().on_epoch_end(epoch, step)
+
+    @torch.no_grad()
+    def npm_diagnostics(self, loader) -> dict[str, float | None] | None:
+        """How much the prompts and A_K differ between nodes on ``loader``'s windows (None without an NPM)."""
+        if self.bare_model.encoder is None:
+            return None
+        was_training = self.bare_model.training
+        self.bare_model.eval()
+        accumulator = DiagnosticsAccumulator()
+        for batch in loader:
+            inputs = self.to_running_device(batch["inputs"])
+            accumulator.update(self.bare_model.prompt_internals(inputs, batch["graph"]))
+        self.bare_model.train(was_training)
+        return accumulator.report()
+
     def _forward(self, model, data: dict, step: int, epoch: int | None = None) -> dict:
         if self.status == RunnerStatus.TRAINING and "sources" in data:
             self.source_batches = data.pop("sources")
@@ -143,6 +167,9 @@ class TSJTRunner(BasicTSRunner):
         """``test_metrics.json``: protocol metrics of the target city plus what produced them."""
         dataset = self.test_data_loader.dataset
         meta = {**self.meta, "checkpoint": self.evaluated_checkpoint}
+        diagnostics = self.npm_diagnostics(self.test_data_loader)
+        if diagnostics is not None:
+            meta["diagnostics"] = diagnostics
         device = str(next(self.model.parameters()).device)
         record = result_record(meta, dataset.target_windows, dataset.protocol.name, self.test_metrics, device)
         path = write_result(self.ckpt_save_dir, record, self.result_file)

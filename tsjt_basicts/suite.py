@@ -3,6 +3,7 @@
     python run.py --suite table2 --seeds 3 --budget cpu          # real small tasks + synthetic
     python run.py --suite table2 --budget smoke --tasks synthetic # minutes on a CPU
     python run.py --suite table2-paper --gpus 0 --budget paper    # the paper's four cities
+    python run.py --suite npm --seeds 3 --budget cpu              # NPM ablations and diagnostics
 
 A run whose ``test_metrics.json`` already exists is skipped, so an interrupted suite resumes.
 Budgets are named once here for the baselines and in :data:`tsjt_basicts.config.BUDGETS` for the
@@ -52,8 +53,12 @@ TABLE2 = (
     Entry("ST-GFSL", "GRU"), Entry("ST-GFSL", "GWN"), Entry("TPB", "GWN"), Entry("Joint", "GWN"),
     Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT", "GWN"),
 )
+NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (GWN ablations, and STGCN given A_K)
+    Entry("TSJT", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT", "STGCN"),
+)
 SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
     "table2": (TABLE2, ("metro", "la-speed", "melbourne-volume", "synthetic")),
+    "npm": (NPM_ABLATIONS, ("synthetic", "metro", "la-speed")),
     "table2-paper": (TABLE2, ("METR-LA", "PEMS-BAY", "Chengdu", "Shenzhen")),
 }
 

@@ -3,9 +3,9 @@ import numpy as np
 import torch
 
 SMALL = {
-    "STGCN": {"block_channels": (16, 8, 16)},
+    "STGCN": {"block_channels": (16, 8, 16), "adaptive_graph": True},
     "GWN": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "dropout": 0.0},
-    "DCRNN": {"hidden_size": 16},
+    "DCRNN": {"hidden_size": 16, "adaptive_graph": True},
 }
 
 
@@ -24,5 +24,7 @@ def history_batch(batch: int, nodes: int, seed: int = 0, channels: int = 3) -> t
     return torch.randn(batch, 12, nodes, channels, generator=torch.Generator().manual_seed(seed))
 
 
-def learned_graph_for(name: str, batch: int, nodes: int) -> torch.Tensor | None:
-    return torch.randn(batch, nodes, nodes) if name == "GWN" else None
+def learned_graph_for(name: str, batch: int, nodes: int, seed: int = 0) -> torch.Tensor:
+    """A per-sample support whose rows sum to 1, as TSJT's NPM hands it to every backbone."""
+    scores = torch.randn(batch, nodes, nodes, generator=torch.Generator().manual_seed(seed)) * 3
+    return scores.softmax(dim=-1)

@@ -31,7 +31,7 @@ def test_gradients_reach_every_parameter(name, extra, cities):
     torch.manual_seed(0)
     model = build_backbone(name, **SMALL[name], **extra)
     graph = cities[0]
-    learned = learned_graph_for(name, 2, 5) if not extra else None
+    learned = None if extra else learned_graph_for(name, 2, 5)
     if learned is not None:
         learned.requires_grad_(True)
     model(history_batch(2, 5), graph, learned).square().mean().backward()
@@ -90,28 +90,30 @@ def test_history_of_the_wrong_shape_is_refused(name, cities):
         model(history_batch(2, 5), random_adjacency(5, 0), learned_graph_for(name, 2, 5))
 
 
-@pytest.mark.parametrize("name", ["STGCN", "DCRNN"])
-def test_backbones_without_a_learned_graph_refuse_one(name, cities):
-    model = build_backbone(name, **SMALL[name])
+@pytest.mark.parametrize("name", NAMES)
+def test_backbones_built_without_a_learned_support_refuse_one(name, cities):
+    model = build_backbone(name, **{**SMALL[name], "adaptive_graph": False})
     assert not model.accepts_learned_graph
     with pytest.raises(ValueError, match="does not take a learned graph"):
         model(history_batch(2, 5), cities[0], torch.zeros(2, 5, 5))
 
 
-def test_gwn_takes_a_learned_graph_per_sample(cities):
-    model = build_backbone("GWN", **SMALL["GWN"]).eval()
+@pytest.mark.parametrize("name", NAMES)
+def test_every_backbone_takes_a_learned_graph_per_sample(name, cities):
+    torch.manual_seed(0)
+    model = build_backbone(name, **SMALL[name]).eval()
     assert model.accepts_learned_graph
     graph, history = cities[0], history_batch(2, 5)
-    learned = torch.randn(2, 5, 5)
+    learned = learned_graph_for(name, 2, 5)
     out = model(history, graph, learned)
     # sample 1 with another graph changes sample 1 only
     other = learned.clone()
-    other[1] = torch.randn(5, 5) * 5
+    other[1] = learned_graph_for(name, 1, 5, seed=1)[0]
     changed = model(history, graph, other)
     torch.testing.assert_close(changed[0], out[0])
     assert not torch.allclose(changed[1], out[1])
     with pytest.raises(ValueError, match=r"learned_graph must be \[B, N, N\] = \[2, 5, 5\]"):
-        model(history, graph, torch.randn(2, 4, 4))
+        model(history, graph, learned_graph_for(name, 2, 4))
     with pytest.raises(ValueError, match="NaN"):
         model(history, graph, torch.full((2, 5, 5), float("nan")))
 
@@ -184,3 +186,17 @@ def test_graph_operators_follow_the_model_dtype(name, cities):
     learned = learned_graph_for(name, 2, 5)
     out = model(history_batch(2, 5).double(), cities[0], None if learned is None else learned.double())
     assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("name", ["STGCN", "DCRNN"])
+def test_without_a_learned_graph_at_call_time_its_support_is_left_out(name, cities):
+    """The 'w/o A_K' ablation on an instance with the learned-support weights: as if its terms were zero."""
+    torch.manual_seed(0)
+    with_slot = build_backbone(name, **SMALL[name]).eval()
+    without_slot = build_backbone(name, **{**SMALL[name], "adaptive_graph": False}).eval()
+    state = with_slot.state_dict()
+    for key, value in without_slot.state_dict().items():
+        value.copy_(state[key][: value.shape[0]])  # the learned support's weight rows come last
+    graph, history = cities[0], history_batch(2, 5)
+    torch.testing.assert_close(with_slot(history, graph), without_slot(history, graph))
+    assert not torch.allclose(with_slot(history, graph, learned_graph_for(name, 2, 5)), without_slot(history, graph))

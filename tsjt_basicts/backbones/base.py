@@ -3,6 +3,10 @@
 ``forward(history [B, T_in, N, C_in], graph: CityGraph, learned_graph [B, N, N] | None)``
 returns ``[B, T_out, N, C_out]``. No parameter depends on N (Graph WaveNet's optional single-city
 node embeddings excepted), so one instance serves cities of different sizes.
+
+A learned graph is a per-sample support whose rows sum to 1 (TSJT's A_K after
+:class:`~tsjt_basicts.npm.PromptGraphSupport`); a backbone built with ``adaptive_graph=True``
+applies it as Graph WaveNet applies its adaptive matrix, ``out_j = sum_i S[i, j] x_i``.
 """
 from __future__ import annotations
 
@@ -45,13 +49,18 @@ class Backbone(nn.Module):
     """Base of the registered backbones: holds the config and checks inputs against it."""
 
     Config: ClassVar[type[BackboneConfig]] = BackboneConfig
-    accepts_learned_graph: ClassVar[bool] = False
+    supports_learned_graph: ClassVar[bool] = False  # has an ``adaptive_graph`` switch for a learned support
 
     def __init__(self, config: BackboneConfig):
         super().__init__()
         if not isinstance(config, self.Config):
             raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(config).__name__}")
         self.config = config
+
+    @property
+    def accepts_learned_graph(self) -> bool:
+        """This instance takes a ``learned_graph`` (built with its learned-support weights)."""
+        return self.supports_learned_graph and bool(getattr(self.config, "adaptive_graph", False))
 
     def check_inputs(self, history: torch.Tensor, graph: CityGraph, learned_graph: torch.Tensor | None) -> None:
         """Raise ``ValueError`` naming the problem when the inputs do not fit the config or each other
@@ -73,7 +82,9 @@ class Backbone(nn.Module):
         if learned_graph is None:
             return
         if not self.accepts_learned_graph:
-            raise ValueError(f"{name} does not take a learned graph (accepts_learned_graph is False); pass None")
+            why = "it was built with adaptive_graph=False" if self.supports_learned_graph else "it has no learned support"
+            fix = "; or build it with adaptive_graph=True" if self.supports_learned_graph else ""
+            raise ValueError(f"{name} does not take a learned graph ({why}); pass None{fix}")
         expected = (history.shape[0], nodes, nodes)
         if tuple(learned_graph.shape) != expected:
             raise ValueError(
@@ -81,6 +92,11 @@ class Backbone(nn.Module):
             )
         if not torch.isfinite(learned_graph).all():
             raise ValueError(f"{name}: learned_graph holds NaN/inf values; check the module that produces it")
+
+    @staticmethod
+    def learned_operator(learned_graph: torch.Tensor | None) -> list[torch.Tensor]:
+        """The learned support as an operator list (empty without one): node j gathers ``sum_i S[i, j] x_i``."""
+        return [] if learned_graph is None else [learned_graph.transpose(1, 2)]
 
     def extra_repr(self) -> str:
         return repr(self.config)

@@ -25,6 +25,9 @@ class DCRNNConfig(BackboneConfig):
         metadata={"help": "scheduled sampling in training: forward then needs targets and batches_seen"},
     )
     cl_decay_steps: int = field(default=2000, metadata={"help": "decay constant tau of the sampling schedule"})
+    adaptive_graph: bool = field(
+        default=False, metadata={"help": "weights for a learned support (TSJT's A_K) as a third diffusion support"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,20 +56,24 @@ class DCRNN(Backbone):
           scale) and ``batches_seen``. The original turns it on in its configs.
         * ``in_channels`` is 3 (value, time of day, day of week; 2 in the original); the decoder
           feeds back ``out_channels`` values per node; ``output_len`` is 6 (12 in the original).
+        * ``adaptive_graph=True`` (TSJT) adds a learned support as a third diffusion support of every
+          DCGRU cell (TSJT paper, Fig. 3: the models take X~ and A_K); without a learned graph at
+          call time its terms are left out.
         * The supports are built by :class:`CityGraph` with a zero-degree guard (same as the
           original's inf -> 0) and no device argument: operators follow the input's device.
     """
 
     Config = DCRNNConfig
-    accepts_learned_graph = False
+    supports_learned_graph = True
 
     def __init__(self, config: DCRNNConfig):
         super().__init__(config)
         c = config
         encoder_inputs = [c.in_channels] + [c.hidden_size] * (c.num_layers - 1)
         decoder_inputs = [c.out_channels] + [c.hidden_size] * (c.num_layers - 1)
-        self.encoder = nn.ModuleList(DCGRUCell(i, c.hidden_size, 2, c.diffusion_steps) for i in encoder_inputs)
-        self.decoder = nn.ModuleList(DCGRUCell(i, c.hidden_size, 2, c.diffusion_steps) for i in decoder_inputs)
+        supports = 2 + int(c.adaptive_graph)
+        self.encoder = nn.ModuleList(DCGRUCell(i, c.hidden_size, supports, c.diffusion_steps) for i in encoder_inputs)
+        self.decoder = nn.ModuleList(DCGRUCell(i, c.hidden_size, supports, c.diffusion_steps) for i in decoder_inputs)
         self.projection = nn.Linear(c.hidden_size, c.out_channels)
 
     def sampling_probability(self, batches_seen: int) -> float:
@@ -102,6 +109,7 @@ class DCRNN(Backbone):
         c = self.config
         teacher = self._teacher(targets, batches_seen, b, n)
         operators = [graph.operator(name, history.device, history.dtype) for name in ("forward", "backward")]
+        operators += self.learned_operator(learned_graph)
         x = history.permute(1, 2, 0, 3)  # x: [t n b c]
         states = [history.new_zeros(n, b, c.hidden_size) for _ in range(c.num_layers)]  # [n b h] each
         for step in x:

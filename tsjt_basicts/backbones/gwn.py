@@ -58,15 +58,18 @@ class GWN(Backbone):
     ReLU, two 1x1 convs. Defaults: residual 32, dilation 32, skip 256, end 512, dropout 0.3.
 
     The adaptive graph: GWN learns ``softmax(relu(E1 E2))`` from per-node embeddings, which cannot
-    transfer across cities. Here it is the forward input ``learned_graph: [B, N, N]`` (TSJT's prompt
-    graph A_K), normalised the same way (``softmax(relu(.))`` over each row). Without one
+    transfer across cities. Here it is the forward input ``learned_graph: [B, N, N]``, a support
+    whose rows sum to 1 (TSJT's support built from A_K), applied as GWN applies its own. Without one
     (``learned_graph=None``) the adaptive terms are left out of the graph conv, which then mixes the
     transition terms only, so one instance serves the 'w/o A_K' ablation too. Embeddings are created
     only for single-city use (``num_nodes`` set); the model then takes no learned_graph.
 
     Deviations from the original:
         * The adaptive graph comes from ``learned_graph`` (per sample) unless ``num_nodes`` is set;
-          it may be absent at call time; ``adaptive_graph=False`` removes its weights altogether.
+          it may be absent at call time; ``adaptive_graph=False`` removes its weights altogether. It
+          arrives normalised (rows sum to 1): the caller builds the support (TSJT:
+          :class:`~tsjt_basicts.npm.PromptGraphSupport`), since ``softmax(relu(.))`` of a cosine
+          matrix is near uniform.
         * The output conv emits ``output_len * out_channels`` channels (6 horizons by default, 12 in
           the original) and ``in_channels`` is 3 (value, time of day, day of week; 2 in the original).
         * Dead weights of the original are not created: the per-layer residual 1x1 convs (used only
@@ -83,7 +86,7 @@ class GWN(Backbone):
     """
 
     Config = GWNConfig
-    accepts_learned_graph = True
+    supports_learned_graph = True
 
     def __init__(self, config: GWNConfig):
         super().__init__(config)
@@ -110,8 +113,6 @@ class GWN(Backbone):
     def _adaptive_operator(self, learned_graph: torch.Tensor | None, num_nodes: int) -> torch.Tensor | None:
         """The adaptive graph as an operator (node j gathers ``sum_i P[i, j] x_i``), or None if disabled."""
         if not self.config.adaptive_graph:
-            if learned_graph is not None:
-                raise ValueError("GWN was built with adaptive_graph=False: it takes no learned_graph; pass None")
             return None
         if self.config.num_nodes is not None:
             if learned_graph is not None:
@@ -127,7 +128,7 @@ class GWN(Backbone):
             return F.softmax(F.relu(self.source_embedding @ self.target_embedding), dim=1).T  # [n n]
         if learned_graph is None:  # e.g. TSJT without its prompt graph: the adaptive terms are left out
             return None
-        return F.softmax(F.relu(learned_graph), dim=2).transpose(1, 2)  # [b n n]
+        return learned_graph.transpose(1, 2)  # [b n n]
 
     def forward(
         self, history: torch.Tensor, graph: CityGraph, learned_graph: torch.Tensor | None = None

@@ -23,6 +23,9 @@ class STGCNConfig(BackboneConfig):
     kt: int = field(default=3, metadata={"help": "temporal kernel size Kt"})
     ks: int = field(default=3, metadata={"help": "Chebyshev terms Ks (polynomial order Ks - 1)"})
     dropout: float = field(default=0.0, metadata={"help": "dropout after each block (authors' code: keep_prob 1)"})
+    adaptive_graph: bool = field(
+        default=False, metadata={"help": "weights for a learned support (TSJT's A_K) in every graph conv"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -46,20 +49,21 @@ class STGCNConfig(BackboneConfig):
 class STConvBlock(nn.Module):
     """Temporal GLU conv -> Chebyshev graph conv (ReLU, residual) -> temporal ReLU conv -> norm -> dropout."""
 
-    def __init__(self, in_channels: int, channels: tuple[int, int, int], kt: int, ks: int, dropout: float):
+    def __init__(self, in_channels: int, channels: tuple[int, int, int], kt: int, ks: int, dropout: float,
+                 extra_supports: int = 0):
         super().__init__()
         c_t, c_s, c_o = channels
         self.temporal_in = TemporalConv(in_channels, c_t, kt, "glu")
-        self.spatial = ChebGraphConv(c_t, c_s, ks)
+        self.spatial = ChebGraphConv(c_t, c_s, ks, extra_supports)
         self.spatial_residual = ChannelAlign(c_t, c_s)
         self.temporal_out = TemporalConv(c_s, c_o, kt, "relu")
         self.norm = nn.LayerNorm(c_o)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, laplacian: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, laplacian: torch.Tensor, supports: list[torch.Tensor]) -> torch.Tensor:
         # x: [n b t c] -> [n b t - 2 (kt - 1) c_o]
         x = self.temporal_in(x)
-        x = torch.relu(self.spatial(x, laplacian) + self.spatial_residual(x))
+        x = torch.relu(self.spatial(x, laplacian, supports) + self.spatial_residual(x))
         return self.dropout(self.norm(self.temporal_out(x)))
 
 
@@ -84,20 +88,25 @@ class STGCN(Backbone):
           residual projection); the authors' TF code instead uses [[1, 32, 64], [64, 32, 128]] with a
           width-preserving graph conv.
         * Inputs carry ``in_channels`` features (value, time of day, day of week) instead of one.
+        * ``adaptive_graph=True`` (TSJT) adds a learned support as one more one-hop term of every
+          graph conv, ``S^T x Theta_A`` beside the Chebyshev terms (TSJT paper, Fig. 3: "the input
+          of existing models" is X~ and A_K); without a learned graph at call time that term is
+          left out, as Graph WaveNet leaves out its adaptive terms.
         * Initialisation is PyTorch's default for convolutions and Xavier-uniform for the graph
           kernel (TF defaults in the original). Dropout is 0 by default as in the authors' training
           script (keep_prob = 1.0).
     """
 
     Config = STGCNConfig
-    accepts_learned_graph = False
+    supports_learned_graph = True
 
     def __init__(self, config: STGCNConfig):
         super().__init__(config)
         c = config.block_channels
         widths = [config.in_channels] + [c[2]] * config.num_blocks
         self.blocks = nn.ModuleList(
-            STConvBlock(widths[i], c, config.kt, config.ks, config.dropout) for i in range(config.num_blocks)
+            STConvBlock(widths[i], c, config.kt, config.ks, config.dropout, int(config.adaptive_graph))
+            for i in range(config.num_blocks)
         )
         self.output_temporal = TemporalConv(c[2], c[2], config.output_kernel, "glu")
         self.output_norm = nn.LayerNorm(c[2])
@@ -111,9 +120,10 @@ class STGCN(Backbone):
         self.check_inputs(history, graph, learned_graph)
         b, _, n, _ = history.shape
         laplacian = graph.operator("chebyshev", history.device, history.dtype)
+        supports = self.learned_operator(learned_graph)
         x = history.permute(2, 0, 1, 3)  # x: [n b t c]
         for block in self.blocks:
-            x = block(x, laplacian)
+            x = block(x, laplacian, supports)
         x = self.output_gate(self.output_norm(self.output_temporal(x)))  # x: [n b 1 c]
         y = self.head(x).reshape(n, b, self.config.output_len, self.config.out_channels)
         return y.permute(1, 2, 0, 3)

@@ -51,27 +51,41 @@ def diffusion_terms(
     return terms
 
 
+def mix_terms(terms: Sequence[torch.Tensor], weight: torch.Tensor, bias: torch.Tensor, layer: str) -> torch.Tensor:
+    """``[terms] @ weight[:rows] + bias``: the terms of optional supports left out count as zeros.
+
+    weight: ``[max_terms * c, c_out]``; each term ``[..., c]``.
+    """
+    h = torch.cat(list(terms), dim=-1)
+    if h.shape[-1] > weight.shape[0]:
+        raise ValueError(f"{layer} got more graph supports than it was built for")
+    return h @ weight[: h.shape[-1]] + bias
+
+
 class ChebGraphConv(nn.Module):
     """Chebyshev spectral graph convolution ``sum_k T_k(L~) x Theta_k`` (Defferrard et al. 2016).
 
-    Args: in_channels, out_channels, order (number of polynomial terms K, STGCN's Ks).
+    Args: in_channels, out_channels, order (number of polynomial terms K, STGCN's Ks), extra_supports
+    (at most this many further operators, each added as a one-hop term ``S x Theta_s``, e.g. the
+    support of TSJT's A_K; they may be left out at call time).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, order: int):
+    def __init__(self, in_channels: int, out_channels: int, order: int, extra_supports: int = 0):
         super().__init__()
         self.order = order
-        self.weight = nn.Parameter(torch.empty(order * in_channels, out_channels))
+        self.weight = nn.Parameter(torch.empty((order + extra_supports) * in_channels, out_channels))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         nn.init.xavier_uniform_(self.weight)
 
-    def forward(self, x: torch.Tensor, laplacian: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, laplacian: torch.Tensor, supports: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         # x: [n b t c] -> [n b t c_out]
         terms = [x]
         if self.order > 1:
             terms.append(propagate(laplacian, x))
         for _ in range(2, self.order):
             terms.append(2.0 * propagate(laplacian, terms[-1]) - terms[-2])
-        return torch.cat(terms, dim=-1) @ self.weight + self.bias  # [n b t (k c)] -> [n b t c_out]
+        terms += [propagate(support, x) for support in supports]
+        return mix_terms(terms, self.weight, self.bias, "ChebGraphConv")  # [n b t (k c)] -> [n b t c_out]
 
 
 class DiffusionGraphConv(nn.Module):

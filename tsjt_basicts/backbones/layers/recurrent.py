@@ -6,14 +6,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tsjt_basicts.backbones.layers.graph_conv import diffusion_terms
+from tsjt_basicts.backbones.layers.graph_conv import diffusion_terms, mix_terms
 
 
 class DiffusionLinear(nn.Module):
     """``sum_m terms_m W_m + bias`` over the diffusion series of x (DCRNN's ``_gconv``).
 
     Weights are created here, in ``__init__``, with the original initialisation (Xavier normal
-    weights, constant bias).
+    weights, constant bias). Called with fewer operators than ``num_operators`` (an optional learned
+    support left out), it mixes with the leading weight rows only.
     """
 
     def __init__(self, in_features: int, out_features: int, num_operators: int, steps: int, bias_start: float):
@@ -25,8 +26,8 @@ class DiffusionLinear(nn.Module):
 
     def forward(self, x: torch.Tensor, operators: Sequence[torch.Tensor]) -> torch.Tensor:
         # x: [n b f] -> [n b out]
-        h = torch.cat(diffusion_terms(x, operators, self.steps, recurrence="chebyshev"), dim=-1)  # [n b (m f)]
-        return h @ self.weight + self.bias
+        terms = diffusion_terms(x, operators, self.steps, recurrence="chebyshev")  # (1 + m K) x [n b f]
+        return mix_terms(terms, self.weight, self.bias, "DiffusionLinear")
 
 
 class DCGRUCell(nn.Module):
