@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("-c", "--config", help="config file defining EXPERIMENT or BASELINE")
-    target.add_argument("--suite", help="run a comparison suite (table2, table2-paper) and build its leaderboard")
+    target.add_argument("--suite", help="run a comparison suite (table2, table2-paper, npm) and build its leaderboard")
     parser.add_argument("--gpus", default=None, help="GPU ids, e.g. '0' or '0,1' (DDP); omit for CPU")
     parser.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     parser.add_argument("--ckpt", default=None, help="evaluate this checkpoint instead of training")
@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="*", default=None, help="suite: only these tasks")
     parser.add_argument("--methods", nargs="*", default=None, help="suite: only these methods (e.g. TSJT_GWN HA)")
     parser.add_argument("--out-root", default=None, help="suite: results folder (default checkpoints/suite-<budget>)")
+    parser.add_argument("--jobs", type=int, default=1, help="suite: runs at once, in separate processes")
     return parser.parse_args(argv)
 
 
@@ -60,7 +61,7 @@ def run_suite_command(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     out_root = args.out_root or default_out_root(args.budget)
-    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks, args.methods)
+    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks, args.methods, args.jobs)
     leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard")])
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)

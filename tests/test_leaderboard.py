@@ -142,3 +142,16 @@ def test_npm_diagnostics_are_averaged_over_seeds_in_their_own_table(tmp_path):
     rows = [line for line in section.splitlines() if line.startswith("| TSJT")]
     assert rows == ["| TSJT-noAK (GWN) | hangzhou-metro (real) | 0.500 | 0.500 | 0.100 | – |"]
     assert "| HA |" not in section
+
+
+def test_the_overview_is_written_between_the_readme_markers_and_nothing_else_changes(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- leaderboard:overview -->\nold table\n<!-- /leaderboard:overview -->\nafter\n")
+    main(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- leaderboard:overview -->\n#### Overview") and text.endswith("after\n")
+    assert "old table" not in text and "| TSJT (GWN) |" in text
+    readme.write_text("no markers here\n")
+    with pytest.raises(SystemExit, match="needs one '<!-- leaderboard:overview -->' line"):
+        main(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
+    assert readme.read_text() == "no markers here\n"

@@ -43,3 +43,19 @@ def test_unknown_suite_and_method_are_named():
         run_suite("table3", seeds=1, budget="smoke", out_root="unused")
     with pytest.raises(ValueError, match=r"no method \['TSJT_STGCN'\]"):
         run_suite("table2", seeds=1, budget="smoke", out_root="unused", methods=["TSJT_STGCN"])
+
+
+def test_jobs_run_entries_in_parallel_processes_with_the_same_results(tmp_path):
+    methods = ["HA", "TargetOnly_GWN"]
+    assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path / "one"), tasks=["synthetic"],
+                     methods=methods) == []
+    assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path / "two"), tasks=["synthetic"],
+                     methods=methods, jobs=2) == []
+    for entry in SUITES["table2"][0]:
+        if entry.folder in methods:
+            one, two = (json.loads(result_path(entry, "synthetic", 0, "smoke", str(tmp_path / k)).read_text())
+                        for k in ("one", "two"))
+            assert one["metrics"]["avg"] == pytest.approx(two["metrics"]["avg"], rel=1e-5)
+    assert len((tmp_path / "two" / "wall_times.jsonl").read_text().splitlines()) == 2
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path), jobs=0)

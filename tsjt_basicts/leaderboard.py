@@ -15,6 +15,10 @@ Markdown lists their means over seeds in a table of their own.
 When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with the wall time of
 each method and task (seconds per run, mean over the runs logged) and the total.
 
+``--readme README.md --section NAME`` also writes the overview (and the NPM diagnostics, when
+there are any) between the markers ``<!-- leaderboard:NAME -->`` and ``<!-- /leaderboard:NAME -->``
+of that file, so a README table is regenerated from results, never typed.
+
 ``--paper`` adds the average MAE the TSJT paper (Table 2, AAAI 2025; ST-GFSL protocol) reports for
 TSJT (GWN) as a separate "paper-reported" row under the real-data tables of its four cities; such
 rows are never ranked.
@@ -263,6 +267,17 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     return "\n".join(lines)
 
 
+def write_readme_section(path: Path, name: str, lines: list[str]) -> None:
+    """Replace what stands between the two markers of ``name`` in ``path`` with ``lines``."""
+    start, end = f"<!-- leaderboard:{name} -->", f"<!-- /leaderboard:{name} -->"
+    text = path.read_text()
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise SystemExit(f"{path} needs one '{start}' line followed by one '{end}' line; add them where the table goes")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    path.write_text(head + start + "\n" + "\n".join(lines).strip() + "\n" + end + tail)
+
+
 def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
     """One row per target x method: the setting, the seeds, and mean / std per column ('' when absent)."""
     keys = ["data_kind", "protocol", "target_days", "data_seed", "task", "target", "interval_minutes"]
@@ -320,6 +335,8 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     cli.add_argument("--root", default="checkpoints", help="folder searched recursively for result files")
     cli.add_argument("--out", default="results/leaderboard", help="folder of leaderboard.md / .csv / .png")
     cli.add_argument("--paper", action="store_true", help="add the paper's reported TSJT (GWN) avg MAE rows")
+    cli.add_argument("--readme", default=None, help="also write the overview into this Markdown file")
+    cli.add_argument("--section", default="overview", help="name of the --readme markers")
     args = cli.parse_args(argv)
     records = collect(Path(args.root))
     if not records:
@@ -333,6 +350,9 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     paths["md"].write_text(render_markdown(tables, args.root))
     write_csv(tables, paths["csv"])
     plot(tables, paths["png"])
+    if args.readme:
+        overview = [line.replace("## ", "#### ", 1) for line in render_overview(tables) + render_diagnostics(tables)]
+        write_readme_section(Path(args.readme), args.section, overview)
     print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, paths.values()))}")
     return paths
 

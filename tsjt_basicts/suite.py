@@ -3,7 +3,7 @@
     python run.py --suite table2 --seeds 3 --budget cpu          # real small tasks + synthetic
     python run.py --suite table2 --budget smoke --tasks synthetic # minutes on a CPU
     python run.py --suite table2-paper --gpus 0 --budget paper    # the paper's four cities
-    python run.py --suite npm --seeds 3 --budget cpu              # NPM ablations and diagnostics
+    python run.py --suite npm --seeds 3 --budget cpu --jobs 2     # NPM ablations, 2 runs at a time
 
 A run whose ``test_metrics.json`` already exists is skipped, so an interrupted suite resumes.
 Budgets are named once here for the baselines and in :data:`tsjt_basicts.config.BUDGETS` for the
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -167,33 +169,55 @@ def suite_entries(name: str, methods: list[str] | None) -> tuple[tuple[Entry, ..
     return entries, tasks
 
 
+def run_one(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None,
+            threads: int | None = None) -> str | None:
+    """Run one (method, task, seed) unless its result exists; returns a failure line, or None."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    label = f"{entry.folder} on {task}, seed {seed}"
+    try:
+        path = result_path(entry, task, seed, budget, out_root, gpus)
+        if path.is_file():
+            logger.info("skip %s: result exists", label)
+            return None
+        logger.info("run %s (%s budget)", label, budget)
+        started = time.perf_counter()
+        run_entry(entry, task, seed, budget, out_root, gpus)
+        seconds = time.perf_counter() - started
+        log_wall_time(out_root, entry, task, seed, budget, json.loads(path.read_text())["device"], seconds)
+    except Exception as error:  # one failed run must not stop the suite; it is reported
+        logger.error("FAILED %s: %s", label, error)
+        return f"{label}: {error}"
+    return None
+
+
+def _worker_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
+
+
 def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
-              tasks: list[str] | None = None, methods: list[str] | None = None) -> list[str]:
+              tasks: list[str] | None = None, methods: list[str] | None = None, jobs: int = 1) -> list[str]:
     """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed.
 
     ``methods`` keeps only those entries (``TSJT_GWN``, ``HA``, ...), so several processes can
-    share one suite; each finished run's wall time is appended to ``wall_times.jsonl``.
+    share one suite; each finished run's wall time is appended to ``wall_times.jsonl``. ``jobs > 1``
+    runs that many entries at once in separate processes, the machine's cores split between them.
     """
     entries, suite_tasks = suite_entries(name, methods)
-    failed = []
-    for task in tasks or suite_tasks:
-        for entry in entries:
-            for seed in range(seeds):
-                label = f"{entry.folder} on {task}, seed {seed}"
-                try:
-                    path = result_path(entry, task, seed, budget, out_root, gpus)
-                    if path.is_file():
-                        logger.info("skip %s: result exists", label)
-                        continue
-                    logger.info("run %s (%s budget)", label, budget)
-                    started = time.perf_counter()
-                    run_entry(entry, task, seed, budget, out_root, gpus)
-                    seconds = time.perf_counter() - started
-                    log_wall_time(out_root, entry, task, seed, budget, json.loads(path.read_text())["device"], seconds)
-                except Exception as error:  # one failed run must not stop the suite; it is reported
-                    logger.error("FAILED %s: %s", label, error)
-                    failed.append(f"{label}: {error}")
-    return failed
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    runs = [(entry, task, seed) for task in tasks or suite_tasks for entry in entries for seed in range(seeds)]
+    if jobs == 1:
+        failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_logging) as pool:
+            futures = [pool.submit(run_one, *run, budget, out_root, gpus, threads) for run in runs]
+            failed = [future.result() for future in futures]
+    return [line for line in failed if line]
 
 
 def default_out_root(budget: str) -> str:
