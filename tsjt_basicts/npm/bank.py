@@ -24,8 +24,11 @@ class PromptBank(nn.Module):
 
     ``alpha_ik = softmax_k(<Z_i, B_k>_F * scale)`` and ``P_i = sum_k alpha_ik B_k``. The bank starts
     from ``N(0, prompt_init_std^2)``: with a LayerNorm'd Z the scores then have a standard deviation
-    of about ``sqrt(T) * prompt_init_std`` under Eq. 5's scale, so nodes with different patterns
-    attend to different prompts from the first step (a 0.1 std made the attention uniform).
+    of about ``sqrt(T) * prompt_init_std`` under Eq. 5's scale (about 1 at the default 0.3), so nodes
+    with different patterns attend to different prompts from the first step. Measured (cpu budget,
+    TSJT(GWN)): a 0.1 std leaves the attention near uniform (entropy / log K 0.91-0.98); 1.0, the
+    authors' ``randn``, separates most but its prompts, concatenated to X, cost accuracy on metro
+    (avg MAE 45.4 / 40.8 at seeds 0 / 1, against 39.9 / 43.2 at 0.3 and 36.3 at 0.1).
     """
 
     def __init__(self, config: NPMConfig, input_len: int):
