@@ -62,6 +62,11 @@ class PromptGraphSupport(nn.Module):
     * ``"topk"``: the ``support_top_k`` largest cosines of each row, relu'd and row-normalised.
     * ``"softmax_relu"``: Graph WaveNet's ``softmax(relu(.))``; on a cosine every row stays within a
       factor e of uniform (kept to reproduce the earlier, inert behaviour).
+
+    Why the default: on synthetic (cpu budget, TSJT(GWN), bank std 1, seeds 0 / 1) the learned
+    temperature gave avg MAE 1.955 / 1.913 with a support row max x N of 4.0 / 2.6, relu_rownorm
+    2.027 / 2.089 with 1.3 / 1.1 (near uniform: cosines of prompts mixed from one bank are mostly
+    positive). ``"topk"`` has a row max x N of at least N/k by construction and was not measured.
     """
 
     def __init__(self, config: NPMConfig):
