@@ -5,7 +5,7 @@
 Times one training step (forward, MSE, backward) on a batch of 64 windows [64, 12, N, 3] for the
 METR-LA graph (207 nodes) and the Shenzhen graph (627 nodes) from /work/shared/datasets/graphs (or
 random graphs of the same size and density when absent), after one warm-up step; prints the median.
-GWN runs as TSJT uses it: with a per-sample learned graph [64, N, N].
+Every backbone runs as TSJT uses it: with a per-sample learned support [64, N, N] (A_K's).
 """
 from __future__ import annotations
 
@@ -49,10 +49,12 @@ def parameter_table() -> None:
     print("Parameter counts at default settings (in_channels=3, 12 -> 6 steps)")
     rows = [
         ("STGCN", {}, "STGCN"),
+        ("STGCN", {"adaptive_graph": True}, "STGCN + learned support (TSJT)"),
         ("GWN", {}, "GWN, learned graph input (TSJT)"),
         ("GWN", {"num_nodes": 207}, "GWN + node embeddings, 207 nodes"),
         ("GWN", {"num_nodes": 207, "in_channels": 2, "output_len": 12}, "GWN at the original I/O (in 2, 12 steps)"),
         ("DCRNN", {}, "DCRNN"),
+        ("DCRNN", {"adaptive_graph": True}, "DCRNN + learned support (TSJT)"),
         ("DCRNN", {"in_channels": 2, "output_len": 12}, "DCRNN at the original I/O (in 2, 12 steps)"),
     ]
     for name, cfg, label in rows:
@@ -64,10 +66,10 @@ def parameter_table() -> None:
 
 def time_step(name: str, graph: CityGraph, batch: int, reps: int) -> float:
     torch.manual_seed(0)
-    model = build_backbone(name).train()
+    model = build_backbone(name, adaptive_graph=True).train()  # as TSJT builds it: with A_K's support
     n = graph.num_nodes
     history, targets = torch.randn(batch, 12, n, 3), torch.randn(batch, 6, n, 1)
-    learned = torch.randn(batch, n, n, requires_grad=True) if model.accepts_learned_graph else None
+    learned = torch.randn(batch, n, n).softmax(dim=-1).requires_grad_(True)
     times = []
     for rep in range(reps + 1):
         model.zero_grad(set_to_none=True)
