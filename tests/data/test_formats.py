@@ -193,8 +193,8 @@ def test_generic_bad_files_name_the_problem(tmp_path):
     write_npz(tmp_path, node_ids=np.array(["a", "b"]))
     with pytest.raises(DataError, match="2 node_ids for 3 series"):
         load_generic(tmp_path)
-    write_npz(tmp_path, start=np.str_("2020-01-01T06:00"))
-    with pytest.raises(DataError, match="not at midnight"):
+    write_npz(tmp_path, start=np.str_("2020-01-01T06:07"))
+    with pytest.raises(DataError, match="off its 60-minute grid"):
         load_generic(tmp_path)
     write_npz(tmp_path, adj=np.eye(2))
     with pytest.raises(DataError, match=r"data.npz: city .*graph is \(2, 2\) but the series has 3 nodes"):
@@ -227,3 +227,20 @@ def test_verify_file_reports_size_shape_and_digest_differences(tmp_path):
         verify_file(path, right)
     with pytest.raises(DataError, match="not found; get it from the bundle"):
         verify_file(tmp_path / "absent.npy", right)
+
+
+def test_the_calendar_comes_from_the_start_time_and_no_weekday_is_invented(tmp_path):
+    from tsjt_basicts.data.windows import time_features
+
+    graph = np.eye(3)
+    morning = load_generic(write_npz(tmp_path / "a", adj=graph, start=np.str_("2020-01-01T06:00")))  # a Wednesday
+    assert (morning.start_day_of_week, morning.start_step_of_day) == (2, 6)
+    features = time_features(morning)
+    assert features[0].tolist() == pytest.approx([6 / 24, 2 / 7])
+    assert features[18].tolist() == pytest.approx([0.0, 3 / 7])  # midnight: Thursday begins
+    unknown = time_features(load_generic(write_npz(tmp_path / "b", adj=graph)))
+    assert (unknown[:, 1] == 0).all() and unknown[1, 0] == pytest.approx(1 / 24)
+    service = np.ones((36, 3), np.float32)  # an 18-hour service day of 1-hour steps, starting 06:00
+    write_npz(tmp_path / "c", values=service, adj=graph, steps_per_day=18, start=np.str_("2020-01-04T06:00"))
+    metro = load_generic(tmp_path / "c")
+    assert (metro.start_day_of_week, metro.start_step_of_day) == (5, 0)  # the service day's first step

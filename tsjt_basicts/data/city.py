@@ -29,7 +29,10 @@ class City:
         locations: optional ``[N, 2]`` sensor coordinates (lat, lon).
         graph_source: how ``adjacency`` was made ("given", "gaussian-kernel", "correlation", ...).
         kind: "real" or "synthetic": every reported result carries it.
-        start_day_of_week: weekday (0 = Monday) of step 0, when the calendar is known.
+        start_day_of_week: weekday (0 = Monday) of step 0, when the start date is known; None
+            leaves the day-of-week feature at 0 (no weekday is invented).
+        start_step_of_day: the step of the day at which step 0 lies (0 = the day's first step),
+            from the series' start time.
         same_sensors_as: names of other datasets that contain this city's sensors (e.g. the
             Los Angeles week is part of METR-LA): such a city may never be the other's source.
     """
@@ -44,6 +47,7 @@ class City:
     graph_source: GraphSource = "given"
     kind: DataKind = "real"
     start_day_of_week: int | None = None
+    start_step_of_day: int = 0
     same_sensors_as: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -59,6 +63,10 @@ class City:
         if self.locations is not None and np.shape(self.locations) != (series.shape[1], 2):
             raise DataError(
                 f"city {self.name!r}: locations must be [N, 2] = [{series.shape[1]}, 2], got {np.shape(self.locations)}"
+            )
+        if not 0 <= self.start_step_of_day < self.steps_per_day:
+            raise DataError(
+                f"city {self.name!r}: start_step_of_day must be in [0, {self.steps_per_day}), got {self.start_step_of_day}"
             )
         if np.isinf(series).any():
             raise DataError(f"city {self.name!r}: series holds inf values; mark missing values with NaN instead")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.digests import PAPER_GRAPHS, PAPER_SERIES, KnownFile, verify_file
-from tsjt_basicts.data.formats import weekday_of_start
+from tsjt_basicts.data.formats import calendar_of_start
 from tsjt_basicts.data.formats.basicts_format import load_basicts
 from tsjt_basicts.data.formats.dcrnn import load_dcrnn
 from tsjt_basicts.data.formats.generic import load_generic, save_generic
@@ -134,8 +134,10 @@ def read_city(args: argparse.Namespace, fmt: str, series: Path, graph: Path | No
             raise DataError(
                 "ST-GFSL files carry no calendar: pass --interval-minutes (and --steps-per-day for a service day)"
             )
-        weekday = weekday_of_start(paper.start if paper else args.start, series)
         steps_per_day = None if paper else args.steps_per_day
+        weekday, step_of_day = calendar_of_start(
+            paper.start if paper else args.start, interval, steps_per_day or 24 * 60 // interval, series
+        )
         return load_stgfsl(
             series,
             interval,
@@ -143,6 +145,7 @@ def read_city(args: argparse.Namespace, fmt: str, series: Path, graph: Path | No
             steps_per_day=steps_per_day,
             graph_file=graph,
             start_day_of_week=weekday,
+            start_step_of_day=step_of_day,
             **own,
         )
     if fmt == "dcrnn":

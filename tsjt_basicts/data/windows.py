@@ -39,10 +39,16 @@ class JointBatch:
 
 
 def time_features(city: City) -> np.ndarray:
-    """``[T, 2]`` time of day in [0, 1) and day of week / 7 of every step."""
-    steps = np.arange(city.num_steps)
+    """``[T, 2]`` time of day in [0, 1) and day of week / 7 of every step, from the city's start.
+
+    The day of week is 0 throughout when the start date is unknown: no weekday is invented.
+    """
+    steps = np.arange(city.num_steps) + city.start_step_of_day
     time_of_day = (steps % city.steps_per_day) / city.steps_per_day
-    day_of_week = ((steps // city.steps_per_day + (city.start_day_of_week or 0)) % 7) / 7.0
+    if city.start_day_of_week is None:
+        day_of_week = np.zeros(city.num_steps)
+    else:
+        day_of_week = ((steps // city.steps_per_day + city.start_day_of_week) % 7) / 7.0
     return np.stack([time_of_day, day_of_week], axis=1).astype(np.float32)
 
 

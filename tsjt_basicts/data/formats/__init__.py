@@ -81,17 +81,27 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     write_atomically(path, write)
 
 
-def weekday_of_start(start: str | pd.Timestamp | None, where: Path) -> int | None:
-    """Weekday (0 = Monday) of a series' first step, which must begin a day; None when unknown."""
+def calendar_of_start(
+    start: str | pd.Timestamp | None, interval_minutes: int, steps_per_day: int, where: Path
+) -> tuple[int | None, int]:
+    """``(weekday, step of the day)`` of a series' first step; ``(None, 0)`` when the start is unknown.
+
+    A series of whole days may start at any time on its interval grid (06:00 is step 36 of a 5-min
+    day); a service day (``steps_per_day * interval_minutes`` under 24 h, e.g. a metro's 18 h) has
+    no steps at night, so its start time is taken as the service day's first step.
+    """
     if start is None or (isinstance(start, str) and not start.strip()):
-        return None
+        return None, 0
     try:
         stamp = pd.Timestamp(start)
     except ValueError:
         raise DataError(f"{where}: start {start!r} is not an ISO time; write e.g. '2012-03-01T00:00' or ''") from None
-    if stamp != stamp.normalize():
+    if steps_per_day * interval_minutes < 24 * 60:
+        return int(stamp.day_of_week), 0
+    offset = stamp - stamp.normalize()
+    if offset % pd.Timedelta(minutes=interval_minutes):
         raise DataError(
-            f"{where}: the series starts at {stamp}, not at midnight; time-of-day features count from "
-            "step 0 as the start of a day, so drop the steps before the first midnight"
+            f"{where}: the series starts at {stamp}, off its {interval_minutes}-minute grid; give the time of "
+            "step 0 as a multiple of the interval after midnight"
         )
-    return int(stamp.day_of_week)
+    return int(stamp.day_of_week), int(offset // pd.Timedelta(minutes=interval_minutes))

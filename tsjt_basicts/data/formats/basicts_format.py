@@ -10,7 +10,8 @@ Two generations exist; the reader takes either, the writer writes the first:
   ``shape``, ``frequency (minutes)``, ``timestamps_description``, ``regular_settings.null_val``.
 
 Both may hold ``adj_mx.pkl`` (DCRNN's pickle or a bare matrix); without it a graph is built by
-:func:`ensure_graph`. The weekday of step 0 comes from the ``day of week`` feature (weekday / 7).
+:func:`ensure_graph`. The weekday and time of day of step 0 come from the ``day of week`` (weekday / 7) and ``time of
+day`` features.
 """
 from __future__ import annotations
 
@@ -38,15 +39,15 @@ def description_value(desc: dict, key: str, path: Path) -> object:
     return desc[key]
 
 
-def weekday_from_features(features: np.ndarray, names: list[str], folder: Path) -> int | None:
-    """Weekday of step 0 from its time features; step 0 must begin a day."""
-    if TIME_OF_DAY in names and abs(float(features[names.index(TIME_OF_DAY)])) > 1e-6:
-        raise DataError(f"{folder}: step 0 is not at midnight; drop the steps before the first midnight")
-    return int(round(float(features[names.index(DAY_OF_WEEK)]) * 7)) % 7 if DAY_OF_WEEK in names else None
+def calendar_from_features(features: np.ndarray, names: list[str]) -> tuple[int | None, float]:
+    """``(weekday or None, time of day in [0, 1))`` of step 0 from its time features."""
+    time_of_day = float(features[names.index(TIME_OF_DAY)]) % 1.0 if TIME_OF_DAY in names else 0.0
+    weekday = int(round(float(features[names.index(DAY_OF_WEEK)]) * 7)) % 7 if DAY_OF_WEEK in names else None
+    return weekday, time_of_day
 
 
-def read_memmap_layout(folder: Path) -> tuple[dict, np.ndarray, int | None]:
-    """``(desc, values [T, N], weekday)`` of a BasicTS 0.4-0.5 folder."""
+def read_memmap_layout(folder: Path) -> tuple[dict, np.ndarray, tuple[int | None, float]]:
+    """``(desc, values [T, N], (weekday, time of day))`` of a BasicTS 0.4-0.5 folder."""
     desc_path = folder / DESC_FILE
     desc = read_json(desc_path, "the BasicTS desc.json written with data.dat")
     shape = tuple(description_value(desc, "shape", desc_path))
@@ -58,11 +59,11 @@ def read_memmap_layout(folder: Path) -> tuple[dict, np.ndarray, int | None]:
         )
     data = np.memmap(data_path, dtype=np.float32, mode="r", shape=shape)
     names = list(desc.get("feature_description") or [])[1:]  # the first entry names the value
-    return desc, data[..., 0], weekday_from_features(data[0, 0, 1:], names, folder)
+    return desc, data[..., 0], calendar_from_features(data[0, 0, 1:], names)
 
 
-def read_split_layout(folder: Path) -> tuple[dict, np.ndarray, int | None]:
-    """``(meta, values [T, N], weekday)`` of a BasicTS >= 1.0 folder (parts concatenated)."""
+def read_split_layout(folder: Path) -> tuple[dict, np.ndarray, tuple[int | None, float]]:
+    """``(meta, values [T, N], (weekday, time of day))`` of a BasicTS >= 1.0 folder (parts concatenated)."""
     meta_path = folder / META_FILE
     meta = read_json(meta_path, "the BasicTS meta.json written with {train,val,test}_data.npy")
     parts = [read_npy(folder / f"{p}_data.npy", f"the BasicTS {p} part {p}_data.npy") for p in SPLIT_PARTS]
@@ -73,8 +74,8 @@ def read_split_layout(folder: Path) -> tuple[dict, np.ndarray, int | None]:
     stamps_path = folder / "train_timestamps.npy"
     names = list(meta.get("timestamps_description") or [])
     stamps = read_npy(stamps_path, "the BasicTS train_timestamps.npy") if stamps_path.is_file() else None
-    weekday = weekday_from_features(stamps[0], names, folder) if stamps is not None else None
-    return meta, values, weekday
+    calendar = calendar_from_features(stamps[0], names) if stamps is not None else (None, 0.0)
+    return meta, values, calendar
 
 
 def load_basicts(
@@ -92,10 +93,10 @@ def load_basicts(
     """
     folder = Path(folder)
     if (folder / DESC_FILE).is_file() or (folder / DATA_FILE).is_file():
-        desc, values, weekday = read_memmap_layout(folder)
+        desc, values, (weekday, time_of_day) = read_memmap_layout(folder)
         null_value = (desc.get("regular_settings") or {}).get("NULL_VAL")
     elif (folder / META_FILE).is_file():
-        desc, values, weekday = read_split_layout(folder)
+        desc, values, (weekday, time_of_day) = read_split_layout(folder)
         null_value = (desc.get("regular_settings") or {}).get("null_val")
     else:
         raise DataError(
@@ -114,6 +115,7 @@ def load_basicts(
             steps_per_day=24 * 60 // interval,
             zero_is_missing=(null_value == 0) if zero_is_missing is None else zero_is_missing,
             start_day_of_week=weekday,
+            start_step_of_day=int(round(time_of_day * 24 * 60 / interval)) % (24 * 60 // interval),
             same_sensors_as=same_sensors_as,
         )
 

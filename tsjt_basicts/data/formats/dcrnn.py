@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tsjt_basicts.data.city import City, DataError
-from tsjt_basicts.data.formats import about, require_file, weekday_of_start, write_atomically
+from tsjt_basicts.data.formats import about, calendar_of_start, require_file, write_atomically
 
 HDF_KEY = "df"
 
@@ -96,6 +96,7 @@ def load_dcrnn(
     if sensor_ids is None:
         raise DataError(f"{adj_path} is a bare matrix; DCRNN graphs carry sensor ids to match the h5 columns")
     interval = interval_of(frame.index, h5_path)
+    weekday, step_of_day = calendar_of_start(frame.index[0], interval, 24 * 60 // interval, h5_path)
     with about(h5_path):
         return City(
             name or h5_path.stem,
@@ -104,7 +105,8 @@ def load_dcrnn(
             interval,
             24 * 60 // interval,
             zero_is_missing=zero_is_missing,
-            start_day_of_week=weekday_of_start(frame.index[0], h5_path),
+            start_day_of_week=weekday,
+            start_step_of_day=step_of_day,
             same_sensors_as=same_sensors_as,
         )
 

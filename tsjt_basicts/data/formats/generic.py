@@ -9,7 +9,8 @@
   a graph is built by :func:`ensure_graph`; other keys are ignored).
 
 ``meta.json`` keys read (all optional): ``dataset`` (name), ``zero_is_missing``,
-``start_day_of_week`` (used when ``start`` is empty), ``graph_source`` and ``kind``.
+``start_day_of_week`` and ``start_step_of_day`` (used when ``start`` is empty), ``graph_source``
+and ``kind``. Without a start date the day-of-week feature stays 0.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import get_args
 import numpy as np
 
 from tsjt_basicts.data.city import City, DataError, GraphSource
-from tsjt_basicts.data.formats import about, read_json, require_file, weekday_of_start, write_atomically
+from tsjt_basicts.data.formats import about, calendar_of_start, read_json, require_file, write_atomically
 from tsjt_basicts.data.graphs import distance_kernel, ensure_graph
 from tsjt_basicts.data.split import Protocol
 
@@ -94,6 +95,10 @@ def load_generic(
     if adjacency is not None and adjacency_is_distance:
         adjacency, graph_source = road_distances_to_graph(adjacency), "gaussian-kernel"
     start = str(arrays["start"]) if "start" in arrays else ""
+    interval, steps_per_day = int(arrays["interval_minutes"]), int(arrays["steps_per_day"])
+    weekday, step_of_day = calendar_of_start(start, interval, steps_per_day, data_path)
+    if not start:
+        weekday, step_of_day = meta.get("start_day_of_week"), int(meta.get("start_step_of_day") or 0)
     with about(data_path):
         return ensure_graph(
             name or meta.get("dataset") or folder.name,
@@ -102,11 +107,12 @@ def load_generic(
             coordinates_of(arrays),
             protocol=protocol,
             graph_source=graph_source,
-            interval_minutes=int(arrays["interval_minutes"]),
-            steps_per_day=int(arrays["steps_per_day"]),
+            interval_minutes=interval,
+            steps_per_day=steps_per_day,
             zero_is_missing=bool(meta.get("zero_is_missing", False)) if zero_is_missing is None else zero_is_missing,
             kind="synthetic" if meta.get("kind") == "synthetic" else "real",
-            start_day_of_week=weekday_of_start(start, data_path) if start else meta.get("start_day_of_week"),
+            start_day_of_week=weekday,
+            start_step_of_day=step_of_day,
             same_sensors_as=same_sensors_as,
         )
 
@@ -137,6 +143,7 @@ def save_generic(
         "dataset": city.name,
         "zero_is_missing": city.zero_is_missing,
         "start_day_of_week": city.start_day_of_week,
+        "start_step_of_day": city.start_step_of_day,
         "graph_source": city.graph_source,
         "kind": city.kind,
         **(meta or {}),

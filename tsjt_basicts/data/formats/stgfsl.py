@@ -25,6 +25,7 @@ def load_stgfsl(
     all_channels: bool = False,
     graph_file: str | Path | None = None,
     start_day_of_week: int | None = None,
+    start_step_of_day: int = 0,
     same_sensors_as: tuple[str, ...] = (),
 ) -> City:
     """Read an ST-GFSL folder (``graph_file`` overrides ``folder/matrix.npy``).
@@ -51,6 +52,7 @@ def load_stgfsl(
             steps_per_day or 24 * 60 // interval_minutes,
             zero_is_missing=zero_is_missing,
             start_day_of_week=start_day_of_week,
+            start_step_of_day=start_step_of_day,
             same_sensors_as=same_sensors_as,
         )
 
