@@ -117,6 +117,9 @@ def test_a_real_training_step_is_eq_10_with_sgd(tmp_path):
 def test_target_only_sees_no_source_and_joint_sees_them(tmp_path):
     target_only = launch_training(tiny_config(tmp_path, method="TargetOnly"))
     assert target_only.train_data_loader.dataset.source_windows == []
+    nodes = target_only.train_data_loader.dataset.target.num_nodes  # one city: GWN's own node embeddings
+    assert target_only.bare_model.backbone.source_embedding.shape == (nodes, 10)
+    assert read_metrics(target_only)["backbone_config"]["num_nodes"] == nodes
     joint = launch_training(tiny_config(tmp_path, method="Joint"))
     assert len(joint.train_data_loader.dataset.source_windows) == 3
     assert read_metrics(joint)["method"] == "Joint"

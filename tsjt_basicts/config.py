@@ -14,6 +14,9 @@ Joint          yes    yes    yes       g_T + g_S: plain joint training, equal we
 TargetOnly     no     no     no        the target gradient alone
 =============  =====  =====  ========  ===========================================
 
+TargetOnly trains on one city, so a backbone with per-node embeddings (Graph WaveNet's
+``num_nodes``) gets them, as its users know it; the cross-city methods cannot have them.
+
 All three backbones (STGCN, Graph WaveNet, DCRNN) get X~ and the support built from A_K; every
 result records whether A_K was used (``prompt_graph_used``) with all other settings of the run.
 """
@@ -103,12 +106,15 @@ TRAININGS: dict[str, Training] = {"paper": Training(), "cpu": Training(lr=1e-3),
 def model_config(method: Method, backbone: str, target: City, protocol: Protocol, num_prompts: int | None,
                  prompt_dim: int, backbone_config: dict | None, npm_options: dict | None = None) -> NodePromptedConfig:
     """The backbone, wrapped by the NPM where the method uses it (K = half the target's nodes)."""
-    backbone_class(backbone)  # an unknown name fails here, before any data work
+    fields = backbone_class(backbone).Config.field_names()  # an unknown name fails here, before any data work
     prompts = max(1, target.num_nodes // 2) if num_prompts is None else num_prompts
     npm = NPMConfig(num_prompts=prompts, prompt_dim=prompt_dim, **(npm_options or {})) if method.npm else None
+    settings = dict(backbone_config or {})
+    if not method.use_sources and "num_nodes" in fields:  # one city: the backbone's own node embeddings
+        settings.setdefault("num_nodes", target.num_nodes)
     return NodePromptedConfig(
         backbone, npm, method.prompt_graph, input_len=protocol.input_len, output_len=protocol.output_len,
-        backbone_config=dict(backbone_config or {}),
+        backbone_config=settings,
     )
 
 
