@@ -27,6 +27,18 @@ Fit = Callable[[City, StepRange, Protocol], Forecast]
 """Fits a baseline on the target's few-shot training steps."""
 
 
+def finetune_batches(positions: np.ndarray, steps: int, batch_size: int, rng: np.random.Generator):
+    """``steps`` batches of ``positions``: consecutive chunks of a stream of fresh permutations, so a
+    fine-tuning budget counts optimizer steps (as the gradient methods' budgets do) and every
+    window is seen equally often."""
+    stream = np.empty(0, dtype=np.asarray(positions).dtype)
+    for _ in range(steps):
+        while len(stream) < batch_size:
+            stream = np.concatenate([stream, rng.permutation(positions)])
+        chunk, stream = stream[:batch_size], stream[batch_size:]
+        yield chunk
+
+
 def input_steps(starts: np.ndarray, protocol: Protocol) -> np.ndarray:
     """``[B, input_len]`` steps of the windows' inputs."""
     return starts[:, None] + np.arange(protocol.input_len)
@@ -125,6 +137,7 @@ def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_
     meta = {
         "method": method, "backbone": backbone, "task": task, "seed": seed,
         "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
+        "compute": config.compute(),
     }
     record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
     write_result(os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}"), record)

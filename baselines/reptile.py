@@ -18,7 +18,7 @@ Deviations from the paper:
       classification (``inner_optimizer="sgd"`` gives plain SGD).
     * The update also interpolates floating-point buffers (batch-norm statistics); integer
       buffers take the adapted values.
-    * No early stopping and no validation part: fine-tuning runs ``finetune_epochs`` epochs.
+    * No early stopping and no validation part: fine-tuning runs ``finetune_steps`` Adam steps.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
@@ -49,7 +49,7 @@ class ReptileConfig:
     meta_step_size: float = field(default=1.0, metadata={"help": "outer step size epsilon"})
     anneal: bool = field(default=True, metadata={"help": "anneal epsilon linearly to 0 over the iterations"})
     batch_size: int = field(default=32, metadata={"help": "windows per inner / fine-tuning batch"})
-    finetune_epochs: int = field(default=50, metadata={"help": "epochs over the target's few-shot windows"})
+    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
     finetune_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of fine-tuning"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
     data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
@@ -57,6 +57,12 @@ class ReptileConfig:
     def __post_init__(self) -> None:
         if self.inner_optimizer not in ("adam", "sgd"):
             raise ValueError(f"inner_optimizer must be 'adam' or 'sgd', got {self.inner_optimizer!r}")
+
+    def compute(self) -> dict[str, int]:
+        """Optimizer steps and windows of each phase (meta-training on the sources, target fine-tuning)."""
+        source_steps = self.meta_iterations * self.inner_steps
+        return {"target_steps": self.finetune_steps, "target_samples": self.finetune_steps * self.batch_size,
+                "source_steps": source_steps, "source_samples": source_steps * self.batch_size}
 
 
 def reptile_update(theta: State, phi: State, epsilon: float) -> State:
@@ -100,13 +106,11 @@ def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfi
 
 
 def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator) -> None:
-    """``finetune_epochs`` shuffled epochs of Adam over the target's few-shot windows."""
+    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
     model.train()
-    for _ in range(config.finetune_epochs):
-        order = rng.permutation(len(windows))
-        for first in range(0, len(order), config.batch_size):
-            train_step(model, windows, order[first : first + config.batch_size], optimizer)
+    for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
+        train_step(model, windows, positions, optimizer)
 
 
 def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:

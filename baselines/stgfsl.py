@@ -36,7 +36,7 @@ Deviations from the authors' code (github.com/RobinLu1209/ST-GFSL):
       adjacency; a layer's skip is read from its output at the last step, after the graph
       convolution); its skip and end layers are shared, not generated. The GRU variant merges the
       authors' six gate maps into three (the same function).
-    * No early stopping or validation part: fine-tuning runs ``finetune_epochs`` epochs.
+    * No early stopping or validation part: fine-tuning runs ``finetune_steps`` Adam steps.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
@@ -76,7 +76,7 @@ class STGFSLConfig:
     weight_decay: float = field(default=1e-2, metadata={"help": "Adam weight decay (meta-step and fine-tuning)"})
     batch_size: int = field(default=5, metadata={"help": "windows per support / query / fine-tuning batch"})
     reconstruction_weight: float = field(default=1.5, metadata={"help": "weight of the graph reconstruction loss"})
-    finetune_epochs: int = field(default=120, metadata={"help": "epochs over the target's few-shot windows"})
+    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
     finetune_lr: float = field(default=1e-2, metadata={"help": "Adam learning rate of fine-tuning"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
     data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
@@ -84,6 +84,14 @@ class STGFSLConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+
+    def compute(self) -> dict[str, int]:
+        """Optimizer steps and windows of each phase (first-order MAML on the sources: inner steps on a
+        support batch and one query batch per task; target fine-tuning)."""
+        source_steps = self.meta_iterations * self.task_batch * self.inner_steps
+        return {"target_steps": self.finetune_steps, "target_samples": self.finetune_steps * self.batch_size,
+                "source_steps": source_steps, "source_samples": source_steps * self.batch_size
+                + self.meta_iterations * self.task_batch * self.batch_size}
 
 
 class NodeLinear(nn.Module):
@@ -235,15 +243,13 @@ def meta_train(model: STGFSL, sources: list[CityWindows], config: STGFSLConfig, 
 
 
 def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.random.Generator) -> None:
-    """``finetune_epochs`` shuffled epochs of Adam over the target's few-shot windows (same loss)."""
+    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows (same loss)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr, weight_decay=config.weight_decay)
     model.train()
-    for _ in range(config.finetune_epochs):
-        order = rng.permutation(len(windows))
-        for first in range(0, len(order), config.batch_size):
-            optimizer.zero_grad()
-            task_loss(model, windows, order[first : first + config.batch_size], config).backward()
-            optimizer.step()
+    for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
+        optimizer.zero_grad()
+        task_loss(model, windows, positions, config).backward()
+        optimizer.step()
 
 
 def evaluate(model: STGFSL, windows: CityWindows) -> MetricAccumulator:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import Protocol, StepRange
@@ -68,7 +68,7 @@ class TPBConfig:
     top_k: int = field(default=5, metadata={"help": "bank entries each query keeps"})
     backbone: str = field(default="GWN", metadata={"help": "registered backbone"})
     backbone_config: dict = field(default_factory=dict, metadata={"help": "backbone fields (in_channels is set)"})
-    epochs: int = field(default=50, metadata={"help": "epochs over the target's few-shot windows"})
+    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (pre-training and target)"})
     batch_size: int = field(default=32, metadata={"help": "target windows per step"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
@@ -82,6 +82,12 @@ class TPBConfig:
         fixed = sorted({"in_channels", "input_len", "output_len"} & set(self.backbone_config))
         if fixed:
             raise ValueError(f"TPBConfig.backbone_config may not set {fixed}: TPB sets them from the protocol")
+
+    def compute(self) -> dict[str, int]:
+        """Optimizer steps and windows of each phase (source pre-training: at most, on ``max_segments``)."""
+        source_steps = self.pretrain_epochs * -(-self.max_segments // self.pretrain_batch_size)
+        return {"target_steps": self.finetune_steps, "target_samples": self.finetune_steps * self.batch_size,
+                "source_steps": source_steps, "source_samples": self.pretrain_epochs * self.max_segments}
 
     @property
     def span(self) -> int:
@@ -257,17 +263,15 @@ def train_forecaster(
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     model.train()
-    for _ in range(config.epochs):
-        order = positions[torch.randperm(len(positions), generator=generator).numpy()]
-        for first in range(0, len(order), config.batch_size):
-            chunk = order[first : first + config.batch_size]
-            batch = windows.batch(chunk)
-            prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
-            targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), 0.0)
-            loss = masked_mae_loss(prediction, targets, batch.mask)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
+    for chunk in finetune_batches(positions, config.finetune_steps, config.batch_size, rng):
+        batch = windows.batch(chunk)
+        prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
+        targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), 0.0)
+        loss = masked_mae_loss(prediction, targets, batch.mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
 
 
 def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> MetricAccumulator:

@@ -12,7 +12,7 @@ STEPS = ("step1", "step3", "step6", "avg")
 
 
 def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="metro", target="hangzhou-metro",
-                 interval=10, protocol="strict", folder="", diagnostics=None):
+                 interval=10, protocol="strict", folder="", diagnostics=None, compute=None):
     """A test_metrics.json as result_record writes it; ``mae``: one value, or {step: value}."""
     mae = mae if isinstance(mae, dict) else dict.fromkeys(STEPS, mae)
     metrics = {step: {"MAE": mae.get(step, mae.get("rest")), "RMSE": rmse, "MAPE": 1.0} for step in STEPS}
@@ -20,6 +20,7 @@ def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="met
         "method": method, "backbone": backbone, "task": task, "seed": seed, "target_days": 3.0, "data_seed": 0,
         "target": target, "data_kind": kind, "protocol": protocol, "interval_minutes": interval,
         "test_windows": 10, "metrics": metrics, **({"diagnostics": diagnostics} if diagnostics else {}),
+        **({"compute": compute} if compute else {}),
     }
     return write_result(str(root / (folder or f"{method}_{backbone}") / task / f"{protocol}_seed{seed}"), record)
 
@@ -155,3 +156,15 @@ def test_the_overview_is_written_between_the_readme_markers_and_nothing_else_cha
     with pytest.raises(SystemExit, match="needs one '<!-- leaderboard:overview -->' line"):
         main(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
     assert readme.read_text() == "no markers here\n"
+
+
+def test_each_methods_compute_is_listed(tmp_path):
+    root = tmp_path / "checkpoints"
+    compute = {"target_steps": 600, "target_samples": 9600, "source_steps": 600, "source_samples": 19200}
+    for seed in range(2):
+        write_record(root, "TSJT", "GWN", seed, 2.0, rmse=3.0, compute=compute)
+    write_record(root, "HA", "-", 0, 3.0, rmse=4.0)
+    markdown = main(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
+    section = markdown.split("## Compute")[1]
+    assert "| TSJT (GWN) | hangzhou-metro (real) | 600 | 9,600 | 600 | 19,200 |" in section
+    assert "| HA |" not in section

@@ -20,7 +20,7 @@ from tsjt_basicts.runner import TSJTRunner, take_gradients
 from tsjt_basicts.tsb import build_combiner
 
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
-TINY_BUDGET = Budget(num_epochs=3, target_batch=32, source_batch=12, eval_batch_size=512)
+TINY_BUDGET = Budget(steps=39, steps_per_epoch=13, target_batch=32, source_batch=12, eval_batch_size=512)
 
 
 def tiny_config(root, method="TSJT", **overrides):
@@ -105,7 +105,7 @@ class Eq10SpyRunner(TSJTRunner):
 @pytest.mark.slow
 def test_a_real_training_step_is_eq_10_with_sgd(tmp_path):
     cfg = experiment_config(
-        "synthetic", budget=Budget(num_epochs=1, target_batch=256, source_batch=6, eval_batch_size=512),
+        "synthetic", budget=Budget(steps=2, steps_per_epoch=2, target_batch=256, source_batch=6, eval_batch_size=512),
         training=Training(optimizer="sgd", lr=0.05, source_ratio=0.5), backbone_config={**TINY_GWN, "dropout": 0.0},
         prompt_dim=4, ckpt_root=str(tmp_path),
     )

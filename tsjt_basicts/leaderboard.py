@@ -9,8 +9,9 @@ step x interval in minutes) and on average; a cell is the mean ± sample std ove
 the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
 ``leaderboard.csv`` (one row per target x method) and ``leaderboard.png`` (avg MAE ± std).
 
-Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`); the
-Markdown lists their means over seeds in a table of their own.
+Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`) and every
+trained method its compute (optimizer steps and windows of each phase); the Markdown lists their
+means over seeds in tables of their own.
 
 When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with the wall time of
 each method and task (seconds per run, mean over the runs logged) and the total.
@@ -42,6 +43,13 @@ from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
 COLUMNS = tuple((metric, step) for metric in ("MAE", "RMSE") for step in STEPS)
+COMPUTE_KEYS = ("target_steps", "target_samples", "source_steps", "source_samples")
+EXTRAS = {  # per-run numbers shown in tables of their own: field -> (title, keys, format)
+    "diagnostics": ("NPM diagnostics (target test windows, evaluated checkpoint; mean over seeds)",
+                    DIAGNOSTIC_KEYS, "{:.3f}"),
+    "compute": ("Compute (optimizer steps and windows per run; source = meta-/pre-training or source passes)",
+                COMPUTE_KEYS, "{:,.0f}"),
+}
 PAPER_TSJT_GWN_AVG_MAE = {"METR-LA": 3.38, "PEMS-BAY": 2.07, "Chengdu": 2.30, "Shenzhen": 2.15}
 Column = tuple[str, str]
 
@@ -88,7 +96,7 @@ class Row:
     mean: dict[Column, float]
     std: dict[Column, float] = field(default_factory=dict)
     reported: bool = False  # a number quoted from the paper, not measured here
-    diagnostics: dict[str, float] = field(default_factory=dict)  # NPM diagnostics, mean over seeds
+    extras: dict[str, dict[str, float]] = field(default_factory=dict)  # "diagnostics", "compute": means
 
     @property
     def label(self) -> str:
@@ -115,15 +123,15 @@ def aggregate(method: str, backbone: str, runs: list[dict]) -> Row:
         method, backbone, tuple(sorted(run["seed"] for run in runs)),
         mean={column: float(v.mean()) for column, v in values.items()},
         std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
-        diagnostics=mean_diagnostics(runs),
+        extras={name: means_of(runs, name) for name in EXTRAS},
     )
 
 
-def mean_diagnostics(runs: list[dict]) -> dict[str, float]:
-    """Mean over seeds of each NPM diagnostic the runs report (none for methods without an NPM)."""
+def means_of(runs: list[dict], name: str) -> dict[str, float]:
+    """Mean over seeds of each number the runs report under ``name`` (e.g. the NPM diagnostics)."""
     values = defaultdict(list)
     for run in runs:
-        for key, value in (run.get("diagnostics") or {}).items():
+        for key, value in (run.get(name) or {}).items():
             if value is not None:
                 values[key].append(value)
     return {key: float(np.mean(found)) for key, found in values.items()}
@@ -211,16 +219,16 @@ def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
     return lines + [""]
 
 
-def render_diagnostics(tables: dict[Setting, list[Row]]) -> list[str]:
-    """The NPM diagnostics of every method that has an NPM, per target (means over seeds)."""
-    found = [(setting, row) for setting, rows in tables.items() for row in rows if row.diagnostics]
+def render_extra(tables: dict[Setting, list[Row]], name: str) -> list[str]:
+    """The ``EXTRAS[name]`` numbers of every method that reports them, per target (means over seeds)."""
+    title, keys, number = EXTRAS[name]
+    found = [(setting, row) for setting, rows in tables.items() for row in rows if row.extras.get(name)]
     if not found:
         return []
-    lines = ["## NPM diagnostics (target test windows, evaluated checkpoint; mean over seeds)", "",
-             "| method | target | " + " | ".join(f"`{key}`" for key in DIAGNOSTIC_KEYS) + " |",
-             "|---|---|" + "---:|" * len(DIAGNOSTIC_KEYS)]
+    lines = [f"## {title}", "", "| method | target | " + " | ".join(f"`{key}`" for key in keys) + " |",
+             "|---|---|" + "---:|" * len(keys)]
     for setting, row in found:
-        values = [f"{row.diagnostics[key]:.3f}" if key in row.diagnostics else "–" for key in DIAGNOSTIC_KEYS]
+        values = [number.format(row.extras[name][key]) if key in row.extras[name] else "–" for key in keys]
         lines.append(f"| {row.label} | {setting.target} ({setting.data_kind}) | " + " | ".join(values) + " |")
     return lines + [""]
 
@@ -260,7 +268,8 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     ]
     for setting, rows in tables.items():
         lines += render_table(setting, rows)
-    lines += render_diagnostics(tables)
+    for name in EXTRAS:
+        lines += render_extra(tables, name)
     wall_times = Path(root) / WALL_TIMES
     if wall_times.is_file():
         lines += render_wall_times(wall_times)
@@ -351,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     write_csv(tables, paths["csv"])
     plot(tables, paths["png"])
     if args.readme:
-        overview = [line.replace("## ", "#### ", 1) for line in render_overview(tables) + render_diagnostics(tables)]
+        overview = [line.replace("## ", "#### ", 1) for line in render_overview(tables) + render_extra(tables, "diagnostics")]
         write_readme_section(Path(args.readme), args.section, overview)
     print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, paths.values()))}")
     return paths

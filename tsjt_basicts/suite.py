@@ -66,32 +66,35 @@ SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
 
 
 def baseline_config(entry: Entry, budget: str):
-    """The config object of a meta-learning / pattern baseline under a named budget (None for HA/ARIMA)."""
+    """The config object of a meta-learning / pattern baseline under a named budget (None for HA/ARIMA).
+
+    Its target fine-tuning takes the budget's steps and target batch, as the gradient methods do;
+    the meta-/pre-training phases keep the step counts stated here.
+    """
     from baselines.reptile import ReptileConfig
     from baselines.stgfsl import STGFSLConfig
     from baselines.tpb import TPBConfig
 
     widths, backbone = backbone_widths(entry.backbone, budget), entry.backbone
+    tune = dict(finetune_steps=BUDGETS[budget].steps, batch_size=BUDGETS[budget].target_batch)
     presets: dict[str, dict[str, Callable[[], object]]] = {
         "Reptile": {
-            "paper": lambda: ReptileConfig(backbone=backbone),
-            "cpu": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=200,
-                                         finetune_epochs=6),
+            "paper": lambda: ReptileConfig(backbone=backbone, **tune),
+            "cpu": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=200, **tune),
             "smoke": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=3,
-                                           inner_steps=2, batch_size=8, finetune_epochs=1),
+                                           inner_steps=2, **tune),
         },
         "ST-GFSL": {
-            "paper": lambda: STGFSLConfig(model=backbone),
-            "cpu": lambda: STGFSLConfig(model=backbone, meta_iterations=50, finetune_epochs=20),
-            "smoke": lambda: STGFSLConfig(model=backbone, meta_iterations=2, finetune_epochs=1, hidden_dim=8,
-                                          skip_dim=16),
+            "paper": lambda: STGFSLConfig(model=backbone, **tune),
+            "cpu": lambda: STGFSLConfig(model=backbone, meta_iterations=50, **tune),
+            "smoke": lambda: STGFSLConfig(model=backbone, meta_iterations=2, hidden_dim=8, skip_dim=16, **tune),
         },
         "TPB": {
-            "paper": lambda: TPBConfig(backbone=backbone),
+            "paper": lambda: TPBConfig(backbone=backbone, **tune),
             "cpu": lambda: TPBConfig(backbone=backbone, backbone_config=widths, pretrain_epochs=3, max_segments=6000,
-                                     epochs=10),
+                                     **tune),
             "smoke": lambda: TPBConfig(backbone=backbone, backbone_config=widths, embed_dim=8, pretrain_epochs=1,
-                                       max_segments=500, num_patterns=4, top_k=2, kmeans_iters=5, epochs=1),
+                                       max_segments=500, num_patterns=4, top_k=2, kmeans_iters=5, **tune),
         },
     }
     return presets[entry.method][budget]() if entry.method in presets else None

@@ -94,7 +94,7 @@ def test_unknown_model_is_refused():
 @pytest.mark.parametrize("name", ["GRU", "GWN"])
 def test_synthetic_smoke_run_writes_finite_metrics(name, tmp_path):
     config = STGFSLConfig(
-        model=name, **TINY, meta_iterations=2, task_batch=2, inner_steps=1, batch_size=64, finetune_epochs=1
+        model=name, **TINY, meta_iterations=2, task_batch=2, inner_steps=1, batch_size=64, finetune_steps=2
     )
     record = run("synthetic", seed=3, out_root=str(tmp_path), config=config)
     path = tmp_path / f"ST-GFSL_{name}" / "synthetic" / "strict_seed3" / "test_metrics.json"

@@ -25,7 +25,7 @@ from tsjt_basicts.data.windows import city_windows
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
 TINY = TPBConfig(
     history_patches=3, embed_dim=8, pretrain_epochs=1, max_segments=600, num_patterns=6, kmeans_iters=10,
-    top_k=2, backbone_config=TINY_GWN, epochs=1, batch_size=64,
+    top_k=2, backbone_config=TINY_GWN, finetune_steps=2, batch_size=64,
 )
 
 

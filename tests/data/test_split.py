@@ -80,26 +80,32 @@ def test_source_batch_allocation_sums_up_and_follows_sizes():
     assert sum(sized) == 124 and sized[0] < sized[1] < sized[2]
 
 
-def test_joint_batches_keep_cities_apart_and_cover_the_target_once_per_epoch():
+def test_joint_batches_keep_cities_apart_and_see_every_target_window_equally_often():
     protocol = Protocol()
     target = make_city("t", days=10, interval=10, nodes=4)
     sources = [make_city("s1", 8, 5, nodes=6, seed=1), make_city("s2", 8, 10, nodes=9, seed=2)]
     steps = JointSteps(
         city_windows(target, split_target(target, protocol), "train", protocol),
         [city_windows(s, split_source(s), "train", protocol) for s in sources],
+        steps_per_epoch=7,
     )
-    epochs = []
-    for epoch in range(2):
+    assert len(steps) == 7
+    chunks = []
+    for epoch in range(16):  # 16 x 7 steps x 4 windows = 448 windows: 415 once, 33 of them twice
         steps.set_epoch(epoch)
         for i in range(len(steps)):
-            step = steps[i]
-            assert step.target.inputs.shape[1:] == (12, 4, 3) and step.target.targets.shape[1:] == (6, 4)
-            assert [b.inputs.shape[2] for b in step.sources] == [6, 9]
-            assert sum(b.inputs.shape[0] for b in step.sources) == 124
-        epochs.append([steps.target_positions(i) for i in range(len(steps))])
-    for chunks in epochs:  # every few-shot window exactly once per epoch
-        assert sorted(np.concatenate(chunks).tolist()) == list(range(3 * 144 - 17))
-    assert not np.array_equal(epochs[0][0], epochs[1][0])  # and new batches every epoch
+            if epoch == 0:
+                step = steps[i]
+                assert step.target.inputs.shape[1:] == (12, 4, 3) and step.target.targets.shape[1:] == (6, 4)
+                assert [b.inputs.shape[2] for b in step.sources] == [6, 9]
+                assert sum(b.inputs.shape[0] for b in step.sources) == 124
+            chunks.append(steps.target_positions(i))
+    counts = np.bincount(np.concatenate(chunks), minlength=3 * 144 - 17)
+    assert len(counts) == 3 * 144 - 17 and set(counts.tolist()) == {1, 2} and (counts == 2).sum() == 448 - 415
+    steps.set_epoch(3)  # resuming at an epoch draws what the uninterrupted run drew
+    np.testing.assert_array_equal(steps.target_positions(2), chunks[3 * 7 + 2])
+    default = JointSteps(steps.target, steps.sources)
+    assert len(default) == -(-(3 * 144 - 17) // 4)  # without steps_per_epoch: one pass per epoch
 
 
 def test_ddp_processes_draw_different_source_windows_but_the_same_target_chunks():

@@ -116,10 +116,12 @@ class JointSteps:
     ``source_batch`` source windows split over the source cities (paper: 4 + 124).
 
     Map-style, so a DataLoader (and DDP's DistributedSampler) can shuffle and shard the steps.
-    Step ``i`` holds chunk ``i`` of this epoch's permutation of the target's few-shot windows
-    (the same permutation in every process; ``set_epoch`` draws the next), and fresh windows of
-    every source city, each drawn from its own reshuffled stream so sources are visited evenly.
-    Source streams are seeded with ``(seed, rank)``: DDP processes draw different source windows.
+    An epoch is ``steps_per_epoch`` steps (default: one pass over the target's few-shot windows),
+    so a budget counts optimizer steps whatever the city's interval. The target windows form one
+    stream of passes, each a fresh permutation seeded with ``(seed, pass)`` (the same in every
+    process and on resume): step ``g`` of the run takes windows ``g * target_batch`` onwards, so
+    every window is seen equally often. Each source city is drawn from its own reshuffled stream,
+    seeded with ``(seed, rank)``: DDP processes draw different source windows.
     """
 
     def __init__(
@@ -131,22 +133,27 @@ class JointSteps:
         allocation: SourceAllocation = "uniform",
         seed: int = 0,
         rank: int = 0,
+        steps_per_epoch: int | None = None,
     ):
+        if target_batch < 1 or (steps_per_epoch is not None and steps_per_epoch < 1):
+            raise DataError(f"target_batch ({target_batch}) and steps_per_epoch ({steps_per_epoch}) must be >= 1")
         self.target = target
         self.sources = sources
         self.target_batch = target_batch
+        self.steps_per_epoch = steps_per_epoch or -(-len(target) // target_batch)
         self.source_sizes = allocate_source_batch(source_batch, [len(s) for s in sources], allocation) if sources else []
         self.seed = seed
         self.source_rng = np.random.default_rng([seed, rank])
         self._streams = [np.empty(0, dtype=np.int64) for _ in sources]
+        self._passes: dict[int, np.ndarray] = {}
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw the target permutation of ``epoch`` (identical in every DDP process)."""
-        self.target_order = np.random.default_rng([self.seed, epoch]).permutation(len(self.target))
+        """Steps of ``epoch`` continue the target stream where epoch ``epoch - 1`` ended."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-len(self.target) // self.target_batch)
+        return self.steps_per_epoch
 
     def _draw(self, source: int, count: int) -> np.ndarray:
         while len(self._streams[source]) < count:
@@ -155,11 +162,22 @@ class JointSteps:
         drawn, self._streams[source] = self._streams[source][:count], self._streams[source][count:]
         return drawn
 
+    def _target_pass(self, index: int) -> np.ndarray:
+        """Permutation number ``index`` of the target's windows."""
+        if index not in self._passes:
+            if len(self._passes) > 8:
+                self._passes.clear()
+            self._passes[index] = np.random.default_rng([self.seed, index]).permutation(len(self.target))
+        return self._passes[index]
+
     def target_positions(self, step: int) -> np.ndarray:
         """Indices (into ``target.starts``) of the target windows of ``step`` this epoch."""
         if not 0 <= step < len(self):
             raise IndexError(f"step {step} out of range for {len(self)} steps")
-        return self.target_order[step * self.target_batch : (step + 1) * self.target_batch]
+        first = (self.epoch * len(self) + step) * self.target_batch
+        stream = np.arange(first, first + self.target_batch)
+        passes = stream // len(self.target)
+        return np.concatenate([self._target_pass(int(p))[stream[passes == p] % len(self.target)] for p in np.unique(passes)])
 
     def __getitem__(self, step: int) -> JointBatch:
         target = self.target.batch(self.target_positions(step))

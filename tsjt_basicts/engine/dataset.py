@@ -80,6 +80,7 @@ class CrossCityDataset(Dataset):
         mode: BasicTS mode ``"train"``, ``"val"`` or ``"test"``.
         use_sources: False trains on the target's few-shot windows alone (target-only).
         seed: draws of training windows; data_seed: the generated cities (synthetic task).
+        steps_per_epoch: training steps per epoch (None: one pass over the target's windows).
         val_days: 0 (default) validates on the few-shot training windows themselves, so no data
             beyond the few-shot budget is used; > 0 carves a validation part out of them.
     """
@@ -99,6 +100,7 @@ class CrossCityDataset(Dataset):
         source_batch: int = 124,
         source_allocation: SourceAllocation = "uniform",
         eval_batch_size: int = 64,
+        steps_per_epoch: int | None = None,
         seed: int = 0,
         data_seed: int = 0,
         data_root: str | None = None,
@@ -119,7 +121,8 @@ class CrossCityDataset(Dataset):
             self.source_graphs = [city_graph(c) for c in sources]
             self.target_windows = city_windows(task.target, split, "train", self.protocol)
             self.steps = JointSteps(
-                self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed, process_rank()
+                self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed,
+                process_rank(), steps_per_epoch,
             )
         else:
             part = "test" if self.mode == "test" else ("val" if split.val is not None else "train")
