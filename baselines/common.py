@@ -18,6 +18,7 @@ from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.split import Protocol, StepRange, split_source, split_target
 from tsjt_basicts.data.tasks import TASKS, load_task
 from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
+from tsjt_basicts.curves import CURVE_PNG, CurveLog, plot_curve
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.results import result_record, write_result
 
@@ -132,15 +133,19 @@ def score_windows(windows: CityWindows, forecast: Callable[[Batch, np.ndarray], 
 
 
 def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_root: str, config,
-                          data: TransferData, metrics: MetricAccumulator) -> dict:
-    """Write ``<out_root>/<method>_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+                          data: TransferData, metrics: MetricAccumulator, curve: CurveLog) -> dict:
+    """Write ``<out_root>/<method>_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json`` and the
+    fine-tuning loss curve as ``train_curve.png`` beside it."""
     meta = {
         "method": method, "backbone": backbone, "task": task, "seed": seed,
         "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
-        "compute": config.compute(),
+        "compute": config.compute(), "train_curve": curve.points,
     }
     record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
-    write_result(os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}"), record)
+    folder = os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}")
+    write_result(folder, record)
+    if curve.points:
+        plot_curve(curve.points, os.path.join(folder, CURVE_PNG), f"{method} ({backbone}) on {task}, seed {seed}")
     return record
 
 

@@ -29,6 +29,7 @@ import torch
 
 from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
+from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
@@ -75,13 +76,14 @@ def step_size(config: ReptileConfig, iteration: int) -> float:
     return config.meta_step_size * (1 - iteration / config.meta_iterations if config.anneal else 1.0)
 
 
-def train_step(model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer) -> None:
+def train_step(model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer) -> float:
     """One masked-MAE step on windows ``positions`` of one city (targets z-scored by its scaler)."""
     item = as_basicts_batch(windows.batch(positions), windows, graph_for(windows.city.adjacency, windows.city.name))
     loss = masked_mae_loss(model(item["inputs"], item["graph"])[..., 0], item["targets"], item["targets_mask"])
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
+    return loss.item()
 
 
 def inner_optimizer(model: Backbone, config: ReptileConfig) -> torch.optim.Optimizer:
@@ -105,12 +107,14 @@ def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfi
     model.load_state_dict(theta)
 
 
-def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator) -> None:
-    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows."""
+def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator) -> CurveLog:
+    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows; returns the loss curve."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
     model.train()
+    curve = CurveLog(config.finetune_steps)
     for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
-        train_step(model, windows, positions, optimizer)
+        curve.add(train_step(model, windows, positions, optimizer))
+    return curve
 
 
 def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
@@ -136,9 +140,9 @@ def run(
     model = build_backbone(config.backbone, **config.backbone_config).to(device)  # unknown name / field: ValueError
     data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root, device)
     meta_train(model, data.sources, config, rng)
-    finetune(model, data.target_train, config, rng)
+    curve = finetune(model, data.target_train, config, rng)
     metrics = evaluate(model, data.target_test)
-    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics)
+    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics, curve)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -51,6 +51,7 @@ from torch import nn
 from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
+from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
@@ -242,14 +243,18 @@ def meta_train(model: STGFSL, sources: list[CityWindows], config: STGFSLConfig, 
         optimizer.step()
 
 
-def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.random.Generator) -> None:
-    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows (same loss)."""
+def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.random.Generator) -> CurveLog:
+    """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows (same loss); returns the curve."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr, weight_decay=config.weight_decay)
     model.train()
+    curve = CurveLog(config.finetune_steps)
     for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
         optimizer.zero_grad()
-        task_loss(model, windows, positions, config).backward()
+        loss = task_loss(model, windows, positions, config)
+        loss.backward()
         optimizer.step()
+        curve.add(loss.item())
+    return curve
 
 
 def evaluate(model: STGFSL, windows: CityWindows) -> MetricAccumulator:
@@ -275,9 +280,9 @@ def run(
     data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root, device)
     model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
     meta_train(model, data.sources, config, rng)
-    finetune(model, data.target_train, config, rng)
+    curve = finetune(model, data.target_train, config, rng)
     metrics = evaluate(model, data.target_test)
-    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics)
+    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics, curve)
 
 
 def main(argv: list[str] | None = None) -> dict:

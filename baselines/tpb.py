@@ -46,6 +46,7 @@ from torch import nn
 
 from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
+from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import Protocol, StepRange
 from tsjt_basicts.data.windows import CityWindows
@@ -257,13 +258,14 @@ def window_history(windows: CityWindows, positions: np.ndarray, span: int) -> to
 
 def train_forecaster(
     model: TPBForecaster, windows: CityWindows, positions: np.ndarray, config: TPBConfig, generator: torch.Generator
-) -> None:
-    """Masked MAE on z-scored targets over the few-shot windows at ``positions``."""
+) -> CurveLog:
+    """Masked MAE on z-scored targets over the few-shot windows at ``positions``; returns the loss curve."""
     graph = graph_for(windows.city.adjacency, windows.city.name)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     model.train()
     rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
+    curve = CurveLog(config.finetune_steps)
     for chunk in finetune_batches(positions, config.finetune_steps, config.batch_size, rng):
         batch = windows.batch(chunk)
         prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
@@ -272,6 +274,8 @@ def train_forecaster(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        curve.add(loss.item())
+    return curve
 
 
 def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> MetricAccumulator:
@@ -308,9 +312,9 @@ def run(
         raise DataError(
             f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; use fewer patches"
         )
-    train_forecaster(model, data.target_train, positions, config, generator)
+    curve = train_forecaster(model, data.target_train, positions, config, generator)
     metrics = evaluate(model, data.target_test, config)
-    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics)
+    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics, curve)
 
 
 def main(argv: list[str] | None = None) -> dict:

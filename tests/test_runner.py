@@ -61,6 +61,9 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert set(diagnostics) == set(DIAGNOSTIC_KEYS)
     assert diagnostics["npm_attention_entropy_ratio"] < 0.7 and diagnostics["adaptive_support_rowmax_x_n"] > 2
     assert -1 <= diagnostics["prompt_graph_offdiag_p5"] <= diagnostics["prompt_graph_offdiag_mean"] < 1
+    assert [point[0] for point in result["train_curve"]] == [13, 26, 39]  # one point per epoch of 13 steps
+    assert result["train_curve"][-1][1] < result["train_curve"][0][1]
+    assert os.path.isfile(os.path.join(runner.ckpt_save_dir, "train_curve.png"))
     checkpoints = sorted(f for f in os.listdir(runner.ckpt_save_dir) if f.endswith(".pt"))
     assert "NodePromptedModel_best_val_MAE.pt" in checkpoints and "NodePromptedModel_3.pt" in checkpoints
 

@@ -29,6 +29,7 @@ def test_smoke_suite_runs_every_method_resumes_and_builds_the_leaderboard(tmp_pa
     assert "synthetic" in table and "TSJT (GWN)" in table and "ST-GFSL (GRU)" in table
     assert "## Wall time" in table and f"{len(entries)} runs" in table
     assert (tmp_path / "leaderboard" / "leaderboard.png").is_file()
+    assert (tmp_path / "leaderboard" / "curves_synthetic.png").is_file()  # the training curves of the task
 
 
 def test_methods_filter_runs_only_the_named_entries(tmp_path):

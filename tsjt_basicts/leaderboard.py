@@ -7,7 +7,8 @@ data, the data seed), so records of different data kinds or protocols never shar
 are methods (backbone in parentheses), columns MAE and RMSE at horizon steps 1, 3 and 6 (labelled
 step x interval in minutes) and on average; a cell is the mean ± sample std over seeds. Per column
 the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
-``leaderboard.csv`` (one row per target x method) and ``leaderboard.png`` (avg MAE ± std).
+``leaderboard.csv`` (one row per target x method), ``leaderboard.png`` (avg MAE ± std) and
+``curves_<task>.png`` (each method's training loss, mean over seeds).
 
 Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`) and every
 trained method its compute (optimizer steps and windows of each phase); the Markdown lists their
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tsjt_basicts.curves import plot_task_curves
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
@@ -359,10 +361,11 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     paths["md"].write_text(render_markdown(tables, args.root))
     write_csv(tables, paths["csv"])
     plot(tables, paths["png"])
+    curves = plot_task_curves(records, out)
     if args.readme:
         overview = [line.replace("## ", "#### ", 1) for line in render_overview(tables) + render_extra(tables, "diagnostics")]
         write_readme_section(Path(args.readme), args.section, overview)
-    print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, paths.values()))}")
+    print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, [*paths.values(), *curves]))}")
     return paths
 
 

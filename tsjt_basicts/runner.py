@@ -17,6 +17,7 @@ layout there).
 """
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from basicts.utils import RunnerStatus
 from easytorch.utils import is_master
 from torch import nn
 
+from tsjt_basicts.curves import CURVE_PNG, plot_curve
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.npm import DiagnosticsAccumulator
 from tsjt_basicts.results import RESULT_FILE, result_record, write_result
@@ -67,6 +69,9 @@ def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
     return grads
 
 
+CURVE_LOG = "train_curve.jsonl"
+
+
 class TSJTRunner(BasicTSRunner):
     """A BasicTSRunner whose optimizer step combines target and source gradients (``cfg.tsjt``:
     a :class:`TSJTSettings`)."""
@@ -95,7 +100,13 @@ class TSJTRunner(BasicTSRunner):
         self.train_data_loader.dataset.set_epoch(epoch)
 
     def on_epoch_end(self, epoch: int, step: int) -> None:
-        """TensorBoard ``npm/*``: the NPM diagnostics on the validation windows (target data only)."""
+        """Log the epoch's training loss to ``train_curve.jsonl`` (kept across resumes) and TensorBoard
+        ``npm/*``: the NPM diagnostics on the validation windows (target data only)."""
+        if is_master():
+            point = {"epoch": epoch, "step": epoch * len(self.train_data_loader),
+                     "loss": float(self.meter_pool.get_value("train/loss"))}
+            with open(os.path.join(self.ckpt_save_dir, CURVE_LOG), "a") as f:
+                f.write(json.dumps(point) + "\n")
         if is_master() and self.val_data_loader is not None:
             diagnostics = self.npm_diagnostics(self.val_data_loader)
             for key, value in (diagnostics or {}).items():
@@ -163,10 +174,23 @@ class TSJTRunner(BasicTSRunner):
         """Score every test batch by the shared protocol (in the city's units) instead of dumping it."""
         self.test_metrics.update(batch_data["prediction"], batch_data["targets"], batch_data["targets_mask"])
 
+    def train_curve(self) -> list[list[float]]:
+        """``[[step, mean training loss of the epoch ending there], ...]`` from ``train_curve.jsonl``."""
+        path = os.path.join(self.ckpt_save_dir, CURVE_LOG)
+        if not os.path.isfile(path):
+            return []
+        with open(path) as f:
+            points = {p["epoch"]: [p["step"], p["loss"]] for p in map(json.loads, f.read().splitlines())}
+        return [points[epoch] for epoch in sorted(points)]
+
     def _save_metrics(self) -> None:
-        """``test_metrics.json``: protocol metrics of the target city plus what produced them."""
+        """``test_metrics.json``: protocol metrics of the target city plus what produced them, and the
+        training curve (also drawn as ``train_curve.png``)."""
         dataset = self.test_data_loader.dataset
-        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint}
+        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve()}
+        if meta["train_curve"]:
+            title = f"{self.meta.get('method')} ({self.meta.get('backbone')}) on {self.meta.get('task')}, seed {self.meta.get('seed')}"
+            plot_curve(meta["train_curve"], os.path.join(self.ckpt_save_dir, CURVE_PNG), title)
         diagnostics = self.npm_diagnostics(self.test_data_loader)
         if diagnostics is not None:
             meta["diagnostics"] = diagnostics

@@ -1,0 +1,77 @@
+"""Training-loss curves: a PNG beside every run's result, one figure per task in the leaderboard.
+
+A run's record holds ``train_curve``: ``[[step, mean training loss since the previous point], ...]``
+(the loss is the masked MAE of z-scored target windows, for every trained method), so whether a
+budget let a method converge can be read from the result files alone.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+CURVE_PNG = "train_curve.png"
+
+
+class CurveLog:
+    """Mean loss over consecutive blocks of steps, about ``points`` blocks over ``total_steps``."""
+
+    def __init__(self, total_steps: int, points: int = 30):
+        self.every = max(1, total_steps // points)
+        self.step = 0
+        self._sum, self._count = 0.0, 0
+        self.points: list[list[float]] = []
+
+    def add(self, loss: float) -> None:
+        self.step += 1
+        self._sum, self._count = self._sum + float(loss), self._count + 1
+        if self._count == self.every:
+            self.points.append([self.step, self._sum / self._count])
+            self._sum, self._count = 0.0, 0
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curve(points: list[list[float]], path: str | Path, title: str) -> None:
+    """One run's training loss against optimizer steps."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([p[0] for p in points], [p[1] for p in points], marker=".")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (z-scored MAE)")
+    ax.set_title(title, fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_task_curves(records: list[dict], folder: str | Path) -> list[Path]:
+    """``curves_<task>.png`` per task: every method's training loss (mean over seeds at each point)."""
+    by_task: dict[str, dict[str, list[list[list[float]]]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if record.get("train_curve"):
+            backbone = record.get("backbone", "-")
+            label = record["method"] if backbone == "-" else f"{record['method']} ({backbone})"
+            by_task[record["task"]][label].append(record["train_curve"])
+    plt, paths = _pyplot(), []
+    for task, methods in sorted(by_task.items()):
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for label, curves in sorted(methods.items()):
+            length = min(len(curve) for curve in curves)
+            steps = [curves[0][i][0] for i in range(length)]
+            ax.plot(steps, [sum(c[i][1] for c in curves) / len(curves) for i in range(length)], label=label)
+        ax.set_xlabel("optimizer step (target fine-tuning for the baselines)")
+        ax.set_ylabel("training loss (z-scored MAE)")
+        ax.set_title(f"{task}: training loss, mean over seeds")
+        ax.legend(fontsize="x-small")
+        fig.tight_layout()
+        paths.append(Path(folder) / f"curves_{task}.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
