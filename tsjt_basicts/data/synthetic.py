@@ -136,6 +136,7 @@ class SyntheticCitySpec:
     spread_lag_minutes: float = field(default=10.0, metadata=_help("delay of congestion spreading one hop"))
     spread_gain: float = field(default=0.6, metadata=_help("share of downstream congestion felt upstream (< 1)"))
     spread_hops: int = field(default=4, metadata=_help("graph hops the propagation series is solved for"))
+    spread_downstream: bool = field(default=False, metadata=_help("congestion spreads downstream, not back upstream"))
     sensor_noise: float = field(default=0.015, metadata=_help("std of sensor noise relative to free-flow speed"))
     short_outage_fraction: float = field(default=0.01, metadata=_help("share of values lost to 5-60 min outages"))
     long_outage_fraction: float = field(default=0.01, metadata=_help("share of values lost to 0.5-3 day outages"))
@@ -271,7 +272,7 @@ def simulate_city(spec: SyntheticCitySpec, seed: int = 0, adjacency: np.ndarray 
                 f"a [{n}, {n}] graph, or a spec whose num_nodes is the graph's size (dataclasses.replace)"
             )
         adj, locations, graph_source = check_adjacency(adjacency, n, spec.name), None, "given"
-    transition = row_normalised(adj)
+    transition = row_normalised(adj.T if spec.spread_downstream else adj)
 
     # Node fields, smooth over the graph: free-flow level, rush sensitivity, direction (inbound).
     fields = graph_smooth(rng_nodes.standard_normal((n, 3)), transition)

@@ -72,6 +72,7 @@ REAL_CITIES = {
 }
 
 SYNTHETIC_TASK = "synthetic"
+TRANSFER_TASKS = ("synthetic-helpful", "synthetic-harmful")  # tsjt_basicts.data.transfer_benchmark
 
 TASKS = {
     task.name: task
@@ -99,6 +100,8 @@ TASKS = {
             (),
             "synthetic cities of tsjt_basicts.data.synthetic; the first is the target",
         ),
+        Task("synthetic-helpful", "(generated)", (), "synthetic: sources share the target's generating process"),
+        Task("synthetic-harmful", "(generated)", (), "synthetic: sources follow a conflicting process"),
     )
 }
 
@@ -195,6 +198,10 @@ def load_task(
         from tsjt_basicts.data.synthetic import synthetic_cities  # hook: written separately, imported lazily
 
         target, *sources = synthetic_cities(seed)
+    elif name in TRANSFER_TASKS:
+        from tsjt_basicts.data.transfer_benchmark import transfer_benchmark_cities
+
+        target, *sources = transfer_benchmark_cities(name, seed)
     elif name in TASKS:
         task = TASKS[name]
         target = load_city(task.target, data_root, shared_root, protocol)

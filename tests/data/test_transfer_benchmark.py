@@ -1,0 +1,37 @@
+"""The controlled transfer tasks: helpful sources share the target's daily profile, harmful ones do not."""
+import numpy as np
+import pytest
+
+from tsjt_basicts.data.tasks import TASKS, load_task
+from tsjt_basicts.data.transfer_benchmark import TRANSFER_TASKS, transfer_benchmark_cities
+
+
+def daily_profile(city) -> np.ndarray:
+    """Mean observed speed at each step of the day."""
+    values = city.series[..., 0].astype(np.float64)
+    values[~city.valid_mask()] = np.nan
+    days = values[: city.num_steps // city.steps_per_day * city.steps_per_day]
+    return np.nanmean(days.reshape(-1, city.steps_per_day, city.num_nodes), axis=(0, 2))
+
+
+@pytest.mark.parametrize("task, low, high", [("synthetic-helpful", 0.95, 1.0), ("synthetic-harmful", -1.0, 0.3)])
+def test_sources_share_or_conflict_with_the_targets_daily_profile(task, low, high):
+    assert task in TASKS
+    target, sources = load_task(task)
+    assert target.name == "synthetic-shenzhen" and len(sources) == 3
+    assert all(c.kind == "synthetic" and c.name.startswith("synthetic-") for c in (target, *sources))
+    for source in sources:
+        assert source.interval_minutes == target.interval_minutes
+        assert low <= np.corrcoef(daily_profile(target), daily_profile(source))[0, 1] <= high
+
+
+def test_the_benchmark_is_seeded_and_names_unknown_tasks():
+    first, again = transfer_benchmark_cities("synthetic-harmful", seed=3), transfer_benchmark_cities("synthetic-harmful", 3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.series, b.series)
+    assert not np.array_equal(first[1].series, transfer_benchmark_cities("synthetic-harmful", 4)[1].series)
+    # the target is the same city in both tasks; only the sources differ
+    np.testing.assert_array_equal(first[0].series, transfer_benchmark_cities("synthetic-helpful", 3)[0].series)
+    with pytest.raises(ValueError, match="unknown transfer-benchmark task"):
+        transfer_benchmark_cities("synthetic-neutral")
+    assert set(TRANSFER_TASKS) <= set(TASKS)
