@@ -97,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from tsjt_basicts.config import experiment_config
     from tsjt_basicts.data.city import DataError
+    from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
     from tsjt_basicts.launcher import launch_evaluation, launch_training
     from tsjt_basicts.results import RESULT_FILE
 
     try:
+        if uses_ratio_grid(experiment) and not args.ckpt:  # TSJT: one run per source ratio, the best on validation
+            print(format_result(run_ratio_grid(experiment), str(grid_result_path(experiment))))
+            return 0
         cfg = experiment_config(**experiment)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)

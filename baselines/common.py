@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tsjt_basicts.data.city import City, DataError
-from tsjt_basicts.data.split import Protocol, StepRange, split_source, split_target
+from tsjt_basicts.data.split import VAL_DAYS, Protocol, StepRange, split_source, split_target
 from tsjt_basicts.data.tasks import TASKS, load_task
 from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
 from tsjt_basicts.curves import CURVE_PNG, CurveLog, plot_curve
@@ -98,14 +98,16 @@ class TransferData:
     protocol: Protocol
     target_train_steps: StepRange
     target_train: CityWindows
+    target_val: CityWindows | None  # the last ``val_days`` of the few-shot days: model selection
     target_test: CityWindows
     sources: list[CityWindows]
 
 
 def transfer_data(method: str, task: str, protocol: str, target_days: float, data_seed: int,
-                  data_root: str | None, device: str = "cpu") -> TransferData:
-    """The task's few-shot target windows, test windows and source windows (sources are required), on ``device``."""
-    split_protocol = Protocol(name=protocol, target_days=target_days)
+                  data_root: str | None, device: str = "cpu", val_days: float = 0.0) -> TransferData:
+    """The task's few-shot target windows (training and validation part), test windows and source
+    windows (sources are required), on ``device``."""
+    split_protocol = Protocol(name=protocol, target_days=target_days, val_days=val_days)
     target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
     if not sources:
         raise DataError(f"task {task!r} has no source city; {method} needs sources to transfer from")
@@ -114,6 +116,7 @@ def transfer_data(method: str, task: str, protocol: str, target_days: float, dat
         split_protocol,
         split.train,
         city_windows(target, split, "train", split_protocol).to(device),
+        city_windows(target, split, "val", split_protocol).to(device) if split.val is not None else None,
         city_windows(target, split, "test", split_protocol).to(device),
         [city_windows(c, split_source(c), "train", split_protocol).to(device) for c in sources],
     )
@@ -132,14 +135,48 @@ def score_windows(windows: CityWindows, forecast: Callable[[Batch, np.ndarray], 
     return metrics
 
 
+def validation_mae(score: Callable[[CityWindows], MetricAccumulator], windows: CityWindows | None):
+    """``() -> avg MAE`` of the model on the validation windows (None without them)."""
+    if windows is None:
+        return None
+    return lambda: score(windows).report(windows.city.interval_minutes)["avg"]["MAE"]
+
+
+class BestOnValidation:
+    """The model-selection rule every trained method shares (BasicTS applies it to the gradient
+    methods): every ``every`` fine-tuning steps, and after the last, the model is scored on the
+    validation windows carved from the end of the few-shot days; the best state is restored.
+    Without validation windows the last state is kept."""
+
+    def __init__(self, model: torch.nn.Module, val_mae: Callable[[], float] | None, every: int, last: int):
+        self.model, self.val_mae, self.every, self.last = model, val_mae, max(1, every), last
+        self.best: tuple[float, int, dict] | None = None
+
+    def check(self, step: int) -> None:
+        if self.val_mae is None or (step % self.every and step != self.last):
+            return
+        mae = self.val_mae()
+        self.model.train()
+        if self.best is None or mae < self.best[0]:
+            self.best = (mae, step, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
+
+    def restore(self) -> dict:
+        """Load the best state; returns the selection for the result record."""
+        if self.best is None:
+            return {"selected_step": self.last, "val_MAE": None}
+        mae, step, state = self.best
+        self.model.load_state_dict(state)
+        return {"selected_step": step, "val_MAE": mae}
+
+
 def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_root: str, config,
-                          data: TransferData, metrics: MetricAccumulator, curve: CurveLog) -> dict:
+                          data: TransferData, metrics: MetricAccumulator, curve: CurveLog, selection: dict) -> dict:
     """Write ``<out_root>/<method>_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json`` and the
     fine-tuning loss curve as ``train_curve.png`` beside it."""
     meta = {
         "method": method, "backbone": backbone, "task": task, "seed": seed,
         "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
-        "compute": config.compute(), "train_curve": curve.points,
+        "compute": config.compute(), "train_curve": curve.points, "selection": selection,
     }
     record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
     folder = os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}")

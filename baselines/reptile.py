@@ -18,7 +18,8 @@ Deviations from the paper:
       classification (``inner_optimizer="sgd"`` gives plain SGD).
     * The update also interpolates floating-point buffers (batch-norm statistics); integer
       buffers take the adapted values.
-    * No early stopping and no validation part: fine-tuning runs ``finetune_steps`` Adam steps.
+    * Fine-tuning runs ``finetune_steps`` Adam steps; the step is picked on the validation days
+      (:class:`~baselines.common.BestOnValidation`), the rule every method of the suite shares.
 """
 from __future__ import annotations
 
@@ -27,7 +28,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import (
+    VAL_DAYS,
+    BestOnValidation,
+    finetune_batches,
+    parser,
+    score_windows,
+    summary,
+    transfer_data,
+    validation_mae,
+    write_transfer_result,
+)
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.windows import CityWindows
@@ -53,6 +64,8 @@ class ReptileConfig:
     finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
     finetune_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of fine-tuning"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
+    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
+    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
     data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
 
     def __post_init__(self) -> None:
@@ -107,13 +120,16 @@ def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfi
     model.load_state_dict(theta)
 
 
-def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator) -> CurveLog:
+def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator,
+             selector: BestOnValidation) -> CurveLog:
     """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows; returns the loss curve."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
     model.train()
     curve = CurveLog(config.finetune_steps)
-    for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
+    batches = finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng)
+    for step, positions in enumerate(batches, 1):
         curve.add(train_step(model, windows, positions, optimizer))
+        selector.check(step)
     return curve
 
 
@@ -138,11 +154,16 @@ def run(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_backbone(config.backbone, **config.backbone_config).to(device)  # unknown name / field: ValueError
-    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root, device)
+    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root, device,
+                         config.val_days)
     meta_train(model, data.sources, config, rng)
-    curve = finetune(model, data.target_train, config, rng)
+    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w), data.target_val),
+                                config.eval_every, config.finetune_steps)
+    curve = finetune(model, data.target_train, config, rng, selector)
+    selection = selector.restore()
     metrics = evaluate(model, data.target_test)
-    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics, curve)
+    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics, curve,
+                                 selection)
 
 
 def main(argv: list[str] | None = None) -> dict:

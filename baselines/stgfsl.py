@@ -36,7 +36,8 @@ Deviations from the authors' code (github.com/RobinLu1209/ST-GFSL):
       adjacency; a layer's skip is read from its output at the last step, after the graph
       convolution); its skip and end layers are shared, not generated. The GRU variant merges the
       authors' six gate maps into three (the same function).
-    * No early stopping or validation part: fine-tuning runs ``finetune_steps`` Adam steps.
+    * Fine-tuning runs ``finetune_steps`` Adam steps; the step is picked on the validation days
+      (:class:`~baselines.common.BestOnValidation`), the rule every method of the suite shares.
 """
 from __future__ import annotations
 
@@ -48,7 +49,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import (
+    VAL_DAYS,
+    BestOnValidation,
+    finetune_batches,
+    parser,
+    score_windows,
+    summary,
+    transfer_data,
+    validation_mae,
+    write_transfer_result,
+)
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog
@@ -80,6 +91,8 @@ class STGFSLConfig:
     finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
     finetune_lr: float = field(default=1e-2, metadata={"help": "Adam learning rate of fine-tuning"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
+    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
+    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
     data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
 
     def __post_init__(self) -> None:
@@ -243,17 +256,20 @@ def meta_train(model: STGFSL, sources: list[CityWindows], config: STGFSLConfig, 
         optimizer.step()
 
 
-def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.random.Generator) -> CurveLog:
+def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.random.Generator,
+             selector: BestOnValidation) -> CurveLog:
     """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows (same loss); returns the curve."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr, weight_decay=config.weight_decay)
     model.train()
     curve = CurveLog(config.finetune_steps)
-    for positions in finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng):
+    batches = finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng)
+    for step, positions in enumerate(batches, 1):
         optimizer.zero_grad()
         loss = task_loss(model, windows, positions, config)
         loss.backward()
         optimizer.step()
         curve.add(loss.item())
+        selector.check(step)
     return curve
 
 
@@ -277,12 +293,17 @@ def run(
     config = config or STGFSLConfig()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root, device)
+    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root, device,
+                         config.val_days)
     model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
     meta_train(model, data.sources, config, rng)
-    curve = finetune(model, data.target_train, config, rng)
+    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w), data.target_val),
+                                config.eval_every, config.finetune_steps)
+    curve = finetune(model, data.target_train, config, rng, selector)
+    selection = selector.restore()
     metrics = evaluate(model, data.target_test)
-    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics, curve)
+    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics, curve,
+                                 selection)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -44,7 +44,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import finetune_batches, parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.common import (
+    VAL_DAYS,
+    BestOnValidation,
+    finetune_batches,
+    parser,
+    score_windows,
+    summary,
+    transfer_data,
+    validation_mae,
+    write_transfer_result,
+)
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
@@ -73,6 +83,8 @@ class TPBConfig:
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (pre-training and target)"})
     batch_size: int = field(default=32, metadata={"help": "target windows per step"})
     target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
+    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
+    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
     data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities"})
 
     def __post_init__(self) -> None:
@@ -257,7 +269,8 @@ def window_history(windows: CityWindows, positions: np.ndarray, span: int) -> to
 
 
 def train_forecaster(
-    model: TPBForecaster, windows: CityWindows, positions: np.ndarray, config: TPBConfig, generator: torch.Generator
+    model: TPBForecaster, windows: CityWindows, positions: np.ndarray, config: TPBConfig, generator: torch.Generator,
+    selector: BestOnValidation,
 ) -> CurveLog:
     """Masked MAE on z-scored targets over the few-shot windows at ``positions``; returns the loss curve."""
     graph = graph_for(windows.city.adjacency, windows.city.name)
@@ -266,7 +279,7 @@ def train_forecaster(
     model.train()
     rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
     curve = CurveLog(config.finetune_steps)
-    for chunk in finetune_batches(positions, config.finetune_steps, config.batch_size, rng):
+    for step, chunk in enumerate(finetune_batches(positions, config.finetune_steps, config.batch_size, rng), 1):
         batch = windows.batch(chunk)
         prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
         targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), 0.0)
@@ -275,6 +288,7 @@ def train_forecaster(
         loss.backward()
         optimizer.step()
         curve.add(loss.item())
+        selector.check(step)
     return curve
 
 
@@ -298,7 +312,7 @@ def run(
 ) -> dict:
     """TPB on ``task``; writes ``<out_root>/TPB_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or TPBConfig()
-    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device)
+    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device, config.val_days)
     torch.manual_seed(seed)
     generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     per_source = -(-config.max_segments // len(data.sources))
@@ -312,9 +326,12 @@ def run(
         raise DataError(
             f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; use fewer patches"
         )
-    curve = train_forecaster(model, data.target_train, positions, config, generator)
+    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w, config), data.target_val),
+                                config.eval_every, config.finetune_steps)
+    curve = train_forecaster(model, data.target_train, positions, config, generator, selector)
+    selection = selector.restore()
     metrics = evaluate(model, data.target_test, config)
-    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics, curve)
+    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics, curve, selection)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""TSJT(GWN) on the embedded synthetic cities (target synthetic-shenzhen; results are synthetic), with the CPU budget shared by every method."""
+"""TSJT(GWN) (source ratio by grid search on the validation days) on the embedded synthetic cities (target synthetic-shenzhen; results are synthetic), with the CPU budget shared by every method."""
 from tsjt_basicts.config import BUDGETS, CPU_GWN, TRAININGS
 
 EXPERIMENT = dict(task="synthetic", method="TSJT", backbone="GWN", budget=BUDGETS["cpu"], training=TRAININGS["cpu"],

@@ -1,4 +1,4 @@
-"""TSJT(GWN) on the real metro task (target Hangzhou, source Beijing), with the CPU budget shared by every method."""
+"""TSJT(GWN) (source ratio by grid search on the validation days) on the real metro task (target Hangzhou, source Beijing), with the CPU budget shared by every method."""
 from tsjt_basicts.config import BUDGETS, CPU_GWN, TRAININGS
 
 EXPERIMENT = dict(task="metro", method="TSJT", backbone="GWN", budget=BUDGETS["cpu"], training=TRAININGS["cpu"],

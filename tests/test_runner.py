@@ -23,7 +23,7 @@ TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_
 TINY_BUDGET = Budget(steps=39, steps_per_epoch=13, target_batch=32, source_batch=12, eval_batch_size=512)
 
 
-def tiny_config(root, method="TSJT", **overrides):
+def tiny_config(root, method="TSJT-paper", **overrides):
     """A few dozen steps at a learning rate high enough for them to teach the model something."""
     return experiment_config(
         "synthetic", method=method, budget=TINY_BUDGET, training=Training(lr=3e-3), backbone_config=TINY_GWN,
@@ -49,7 +49,7 @@ def mean_forecast_mae(runner) -> float:
 def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     runner = launch_training(tiny_config(tmp_path))
     result = read_metrics(runner)
-    assert (result["method"], result["data_kind"], result["protocol"]) == ("TSJT", "synthetic", "strict")
+    assert (result["method"], result["data_kind"], result["protocol"]) == ("TSJT-paper", "synthetic", "strict")
     assert result["target"] == "synthetic-shenzhen" and result["interval_minutes"] == 10
     for key in ("step1", "step3", "step6", "avg"):
         assert all(math.isfinite(v) for v in result["metrics"][key].values())

@@ -6,7 +6,8 @@ data handling, training loop and evaluation:
 =============  =====  =====  ========  ===========================================
 method         NPM    A_K    sources   gradient combination
 =============  =====  =====  ========  ===========================================
-TSJT           yes    yes    yes       TSB, source ratio gamma2/gamma1 (Eq. 10)
+TSJT           yes    yes    yes       TSB, source ratio gamma2/gamma1 by grid search
+TSJT-paper     yes    yes    yes       TSB, the paper's source ratio 1e-6 / 2e-4 (Eq. 10)
 TSJT-noNPM     no     no     yes       TSB (paper ablation "w/o NPM")
 TSJT-noAK      yes    no     yes       TSB (paper ablation "w/o A_K")
 TSJT-noTSB     yes    yes    yes       g_T + (gamma2/gamma1) g_S: TSJT without TSB
@@ -28,7 +29,7 @@ import torch
 from basicts.configs import BasicTSForecastingConfig
 from basicts.runners.callback import EarlyStopping
 
-from tsjt_basicts.data.split import Protocol
+from tsjt_basicts.data.split import VAL_DAYS, Protocol
 from tsjt_basicts.engine.dataset import CrossCityDataset, cached_task
 from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
 from tsjt_basicts.backbones import backbone_class
@@ -46,12 +47,18 @@ class Method:
     prompt_graph: bool
     use_sources: bool
     combiner: str
-    source_ratio: float
+    source_ratio: float | str  # gamma2 / gamma1, or GRID: picked on the validation days (tsjt_basicts.grid)
+
+    @property
+    def grid_searched(self) -> bool:
+        return self.source_ratio == GRID
 
 
 PAPER_RATIO = GAMMA2 / GAMMA1
+GRID = "grid"
 METHODS: dict[str, Method] = {
-    "TSJT": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
+    "TSJT": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=GRID),
+    "TSJT-paper": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
     "TSJT-noNPM": Method(npm=False, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
     "TSJT-noAK": Method(npm=True, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
     "TSJT-noTSB": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=PAPER_RATIO),
@@ -104,7 +111,9 @@ class Training:
 
     lr: float = field(default=GAMMA1, metadata={"help": "gamma1, the learning rate of the target term"})
     optimizer: str = field(default="adam", metadata={"help": "'adam', or 'sgd' for Eq. 10 literally"})
-    source_ratio: float | None = field(default=None, metadata={"help": "gamma2 / gamma1; None = the method's"})
+    source_ratio: float | None = field(
+        default=None, metadata={"help": "gamma2 / gamma1; None = the method's (TSJT: grid search, tsjt_basicts.grid)"}
+    )
     granularity: str = field(default="tensor", metadata={"help": "TSB per 'tensor' (paper), 'module', 'model'"})
     clip_grad_norm: float | None = field(default=None, metadata={"help": "clip the combined gradient (off: Eq. 10)"})
     patience: int | None = field(default=None, metadata={"help": "early stopping on validation MAE (epochs)"})
@@ -164,7 +173,7 @@ def experiment_config(
     training: Training | None = None,
     protocol: str = "strict",
     target_days: float = 3.0,
-    val_days: float = 0.0,
+    val_days: float = VAL_DAYS,
     source_allocation: str = "uniform",
     num_prompts: int | None = None,
     prompt_dim: int = 16,
@@ -173,13 +182,15 @@ def experiment_config(
     gpus: str | None = None,
     data_root: str | None = None,
     ckpt_root: str = "checkpoints",
+    grid_candidate: bool = False,
 ) -> BasicTSForecastingConfig:
     """The BasicTS config of ``method`` with ``backbone`` on ``task`` (see the module table).
 
     ``npm_options`` sets other :class:`~tsjt_basicts.npm.NPMConfig` fields (score scale, support,
     ...). ``Training(optimizer="sgd")`` with the TSJT method applies Eq. 10 literally (lr = gamma1,
     source ratio gamma2 / gamma1). A task whose series are absent fails here, with the files to
-    obtain and how to prepare them. Every setting lands in the result file's metadata.
+    obtain and how to prepare them. Every setting lands in the result file's metadata;
+    ``grid_candidate`` marks one run of a source-ratio grid (the leaderboard skips those).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
@@ -188,6 +199,11 @@ def experiment_config(
     target = cached_task(task, data_root, data_seed, split).target
     model = model_config(spec, backbone, target, split, num_prompts, prompt_dim, backbone_config, npm_options)
     source_ratio = spec.source_ratio if training.source_ratio is None else training.source_ratio
+    if source_ratio == GRID:
+        raise ValueError(
+            f"{method} picks its source ratio by grid search on the validation days: run it with run.py, the "
+            "suite or tsjt_basicts.grid.run_ratio_grid, or give Training(source_ratio=...) for one run"
+        )
     meta = {
         "method": method, "backbone": backbone, "task": task, "seed": seed, "data_seed": data_seed,
         "target_days": target_days, "val_days": val_days, "source_allocation": source_allocation,
@@ -195,6 +211,7 @@ def experiment_config(
         "num_prompts": model.npm.num_prompts if model.npm else None, "prompt_dim": prompt_dim if model.npm else None,
         "prompt_graph_used": model.uses_prompt_graph, "npm_config": asdict(model.npm) if model.npm else None,
         "backbone_config": model.backbone_config, "compute": budget_compute(budget, spec.use_sources),
+        "grid_candidate": grid_candidate,
     }
     settings = TSJTSettings(spec.combiner, source_ratio, training.granularity, training.clip_grad_norm, meta)
     return BasicTSForecastingConfig(

@@ -111,6 +111,8 @@ def collect(root: Path) -> list[dict]:
     latest: dict[tuple, tuple[dict, Path]] = {}
     for path in sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime):
         record = json.loads(path.read_text())
+        if record.get("grid_candidate"):  # one run of a source-ratio grid; the grid's choice is its own file
+            continue
         key = (Setting.of(record), record["method"], record.get("backbone", "-"), record["seed"])
         if key in latest:
             logger.warning("%s and %s hold the same run; keeping the newer %s", latest[key][1], path, path)

@@ -187,7 +187,8 @@ class TSJTRunner(BasicTSRunner):
         """``test_metrics.json``: protocol metrics of the target city plus what produced them, and the
         training curve (also drawn as ``train_curve.png``)."""
         dataset = self.test_data_loader.dataset
-        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve()}
+        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve(),
+                "selection": {"val_MAE": self.best_metrics.get(f"val/{self.target_metric}")}}
         if meta["train_curve"]:
             title = f"{self.meta.get('method')} ({self.meta.get('backbone')}) on {self.meta.get('task')}, seed {self.meta.get('seed')}"
             plot_curve(meta["train_curve"], os.path.join(self.ckpt_save_dir, CURVE_PNG), title)

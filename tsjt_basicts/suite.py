@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
+from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ class Entry:
 TABLE2 = (
     Entry("HA", "-"), Entry("ARIMA", "-"), Entry("TargetOnly", "GWN"), Entry("Reptile", "GWN"),
     Entry("ST-GFSL", "GRU"), Entry("ST-GFSL", "GWN"), Entry("TPB", "GWN"), Entry("Joint", "GWN"),
-    Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT", "GWN"),
+    Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT-paper", "GWN"), Entry("TSJT", "GWN"),
 )
-NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (GWN ablations, and STGCN given A_K)
-    Entry("TSJT", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT", "STGCN"),
+NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (all at the paper's source ratio)
+    Entry("TSJT-paper", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT-paper", "STGCN"),
 )
 SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
     "table2": (TABLE2, ("metro", "la-speed", "melbourne-volume", "synthetic")),
@@ -68,15 +69,16 @@ SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
 def baseline_config(entry: Entry, budget: str):
     """The config object of a meta-learning / pattern baseline under a named budget (None for HA/ARIMA).
 
-    Its target fine-tuning takes the budget's steps and target batch, as the gradient methods do;
-    the meta-/pre-training phases keep the step counts stated here.
+    Its target fine-tuning takes the budget's steps and target batch and validates as often as the
+    gradient methods do; the meta-/pre-training phases keep the step counts stated here.
     """
     from baselines.reptile import ReptileConfig
     from baselines.stgfsl import STGFSLConfig
     from baselines.tpb import TPBConfig
 
     widths, backbone = backbone_widths(entry.backbone, budget), entry.backbone
-    tune = dict(finetune_steps=BUDGETS[budget].steps, batch_size=BUDGETS[budget].target_batch)
+    chosen = BUDGETS[budget]
+    tune = dict(finetune_steps=chosen.steps, batch_size=chosen.target_batch, eval_every=chosen.steps_per_epoch)
     presets: dict[str, dict[str, Callable[[], object]]] = {
         "Reptile": {
             "paper": lambda: ReptileConfig(backbone=backbone, **tune),
@@ -110,18 +112,20 @@ def baseline_runner(entry: Entry) -> Callable[..., dict]:
     return runners[entry.method]
 
 
-def gradient_config(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None):
-    return experiment_config(
-        task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
-        training=TRAININGS[budget], backbone_config=backbone_widths(entry.backbone, budget), gpus=gpus,
-        ckpt_root=out_root,
-    )
+def gradient_experiment(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None) -> dict:
+    """Keyword arguments of ``experiment_config`` for a gradient-trained entry."""
+    return dict(task=task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
+                training=TRAININGS[budget], backbone_config=backbone_widths(entry.backbone, budget), gpus=gpus,
+                ckpt_root=out_root)
 
 
 def result_path(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> Path:
     """Where the run's ``test_metrics.json`` lands (BasicTS runs: inside their config-md5 folder)."""
     if entry.method in METHODS:
-        cfg = gradient_config(entry, task, seed, budget, out_root, gpus)
+        experiment = gradient_experiment(entry, task, seed, budget, out_root, gpus)
+        if uses_ratio_grid(experiment):
+            return grid_result_path(experiment)
+        cfg = experiment_config(**experiment)
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
     return Path(out_root) / entry.folder / task / f"strict_seed{seed}" / RESULT_FILE
 
@@ -143,7 +147,11 @@ def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gp
     if entry.method in METHODS:
         from tsjt_basicts.launcher import launch_training
 
-        launch_training(gradient_config(entry, task, seed, budget, out_root, gpus))
+        experiment = gradient_experiment(entry, task, seed, budget, out_root, gpus)
+        if uses_ratio_grid(experiment):
+            run_ratio_grid(experiment)
+        else:
+            launch_training(experiment_config(**experiment))
         return
     runner, config = baseline_runner(entry), baseline_config(entry, budget)
     options = {} if config is None else {"config": config, "device": baseline_device(gpus)}

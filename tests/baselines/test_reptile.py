@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from baselines.reptile import ReptileConfig, reptile_update, run, step_size
-from tsjt_basicts.data.split import Protocol, split_target
+from tsjt_basicts.data.split import VAL_DAYS, Protocol, split_target
 from tsjt_basicts.data.tasks import load_task
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.suite import Entry, backbone_widths, result_path, run_entry
 
 TINY_GWN = {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "blocks": 2}
-TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_steps=52)
+TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_steps=52,
+                     eval_every=26)
 
 
 
@@ -87,14 +88,17 @@ def test_reptile_meta_trains_the_other_registered_backbones(backbone, tmp_path):
 
 def test_training_reads_only_few_shot_target_windows(smoke):
     record, reads, _ = smoke
-    protocol = Protocol()
+    protocol = Protocol(val_days=VAL_DAYS)
     target, sources = load_task("synthetic", protocol=protocol)
     split = split_target(target, protocol)
     trained = np.concatenate([s for city, s, grad in reads if city == target.name and grad])
     assert trained.min() >= split.train.start and trained.max() + protocol.window_len <= split.train.stop
-    assert len(np.unique(trained)) == split.train.stop - protocol.window_len + 1  # 52 steps of 8 cover every window
+    assert len(np.unique(trained)) == len(split.train) - protocol.window_len + 1  # 52 steps of 8 cover every window
     scored = np.concatenate([s for city, s, grad in reads if city == target.name and not grad])
-    assert scored.min() >= split.test.start and len(scored) == record["test_windows"]
+    validated = scored[scored < split.test.start]  # the step is picked on the last half few-shot day
+    assert validated.min() >= split.val.start and validated.max() + protocol.window_len <= split.val.stop
+    assert len(scored[scored >= split.test.start]) == record["test_windows"]
+    assert record["selection"]["selected_step"] in (26, 52) and record["selection"]["val_MAE"] > 0
     assert {city for city, _, grad in reads if grad} <= {target.name, *(c.name for c in sources)}
     assert any(city != target.name for city, _, _ in reads)  # meta-training saw source cities
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines.common import BestOnValidation
 from baselines.tpb import (
     BankQuery,
     PatchEncoder,
@@ -95,7 +96,8 @@ def test_target_training_never_reads_outside_the_few_shot_range():
     keys = torch.nn.functional.normalize(torch.randn(TINY.num_patterns, TINY.embed_dim), dim=1)
     query = BankQuery(keys, torch.randn(TINY.num_patterns, TINY.patch_len), TINY.top_k)
     model = TPBForecaster(PatchEncoder(TINY), query, TINY, protocol)
-    train_forecaster(model, windows, positions, TINY, torch.Generator().manual_seed(0))
+    no_validation = BestOnValidation(model, None, TINY.eval_every, TINY.finetune_steps)
+    train_forecaster(model, windows, positions, TINY, torch.Generator().manual_seed(0), no_validation)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 

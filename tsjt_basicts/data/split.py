@@ -20,6 +20,9 @@ from tsjt_basicts.data.city import City, DataError
 
 ProtocolName = Literal["strict", "stgfsl"]
 STGFSL_STEPS_PER_DAY = 288  # ST-GFSL counts 288 steps a day even for 10-minute cities.
+# The model-selection rule of every trained method: the last half day of the few-shot window is
+# held out, and the checkpoint / step of lowest MAE on it is the one tested.
+VAL_DAYS = 0.5
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""TSJT-paper(GWN), TSJT at the paper's source ratio 1e-6 / 2e-4, on the real metro task (target Hangzhou, source Beijing), with the CPU budget shared by every method."""
+from tsjt_basicts.config import BUDGETS, CPU_GWN, TRAININGS
+
+EXPERIMENT = dict(task="metro", method="TSJT-paper", backbone="GWN", budget=BUDGETS["cpu"], training=TRAININGS["cpu"],
+                  backbone_config=CPU_GWN)

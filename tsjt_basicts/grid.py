@@ -1,0 +1,59 @@
+"""The source ratio gamma2 / gamma1 by grid search on the validation days, as the TSJT paper chose
+its learning rates ("by grid search"): TSJT's ``source_ratio="grid"``.
+
+Each ratio of the grid trains one run (in its own folder, resumable, marked ``grid_candidate``);
+the ratio whose best checkpoint has the lowest MAE on the validation days (carved from the end of
+the few-shot window; no test data) is chosen, and its run's result is written again as the grid's
+own ``test_metrics.json``, with every candidate's validation MAE and the grid's whole compute.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from tsjt_basicts.config import METHODS, PAPER_RATIO, Training, experiment_config
+from tsjt_basicts.results import RESULT_FILE, write_result
+
+SOURCE_RATIO_GRID: tuple[float, ...] = (0.0, PAPER_RATIO, 0.05, 0.25, 1.0)
+
+
+def uses_ratio_grid(experiment: dict) -> bool:
+    """Whether ``experiment`` (keyword arguments of ``experiment_config``) needs the grid."""
+    training = experiment.get("training") or Training()
+    return training.source_ratio is None and METHODS[experiment.get("method", "TSJT")].grid_searched
+
+
+def grid_result_path(experiment: dict) -> Path:
+    """Where the grid's chosen result lands: ``<ckpt_root>/<method>_<backbone>/<task>/<protocol>_seed<k>/grid/``."""
+    parts = (experiment.get("method", "TSJT"), experiment.get("backbone", "GWN"), experiment["task"])
+    run = f"{experiment.get('protocol', 'strict')}_seed{experiment.get('seed', 0)}"
+    return Path(experiment.get("ckpt_root", "checkpoints")) / f"{parts[0]}_{parts[1]}" / parts[2] / run / "grid" / RESULT_FILE
+
+
+def candidate_record(experiment: dict, ratio: float) -> dict:
+    """Train (or reuse) the run of one ratio; returns its result record."""
+    from tsjt_basicts.launcher import launch_training
+
+    training = replace(experiment.get("training") or Training(), source_ratio=ratio)
+    cfg = experiment_config(**{**experiment, "training": training, "grid_candidate": True})
+    path = Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+    if not path.is_file():
+        launch_training(cfg)
+    return json.loads(path.read_text())
+
+
+def run_ratio_grid(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID) -> dict:
+    """Train one run per ratio of ``grid``, keep the one of lowest validation MAE; returns its record."""
+    candidates = {ratio: candidate_record(experiment, ratio) for ratio in grid}
+    val_mae = {ratio: record["selection"]["val_MAE"] for ratio, record in candidates.items()}
+    if any(mae is None for mae in val_mae.values()):
+        raise ValueError("the source-ratio grid needs validation days: set val_days > 0 (default 0.5)")
+    chosen = min(val_mae, key=val_mae.get)
+    compute = {key: sum(r["compute"][key] for r in candidates.values()) for key in candidates[chosen]["compute"]}
+    record = {
+        **candidates[chosen], "grid_candidate": False, "compute": compute,
+        "source_ratio_grid": {"ratios": list(grid), "val_MAE": [val_mae[r] for r in grid], "chosen": chosen},
+    }
+    write_result(str(grid_result_path(experiment).parent), record)
+    return record
