@@ -28,17 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.common import (
-    VAL_DAYS,
-    BestOnValidation,
-    finetune_batches,
-    parser,
-    score_windows,
-    summary,
-    transfer_data,
-    validation_mae,
-    write_transfer_result,
-)
+from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.windows import CityWindows

@@ -49,17 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import (
-    VAL_DAYS,
-    BestOnValidation,
-    finetune_batches,
-    parser,
-    score_windows,
-    summary,
-    transfer_data,
-    validation_mae,
-    write_transfer_result,
-)
+from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog

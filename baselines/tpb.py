@@ -44,17 +44,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import (
-    VAL_DAYS,
-    BestOnValidation,
-    finetune_batches,
-    parser,
-    score_windows,
-    summary,
-    transfer_data,
-    validation_mae,
-    write_transfer_result,
-)
+from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
+from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
@@ -312,7 +303,8 @@ def run(
 ) -> dict:
     """TPB on ``task``; writes ``<out_root>/TPB_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
     config = config or TPBConfig()
-    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device, config.val_days)
+    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device,
+                         config.val_days)
     torch.manual_seed(seed)
     generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     per_source = -(-config.max_segments // len(data.sources))

@@ -1,5 +1,6 @@
 """TSJT-paper(GWN), TSJT at the paper's source ratio 1e-6 / 2e-4, on the real la-speed task (target Los Angeles; sources Melbourne, Beijing, Montevideo), with the CPU budget shared by every method."""
 from tsjt_basicts.config import BUDGETS, CPU_GWN, TRAININGS
 
-EXPERIMENT = dict(task="la-speed", method="TSJT-paper", backbone="GWN", budget=BUDGETS["cpu"], training=TRAININGS["cpu"],
+EXPERIMENT = dict(task="la-speed", method="TSJT-paper", backbone="GWN",
+                  budget=BUDGETS["cpu"], training=TRAININGS["cpu"],
                   backbone_config=CPU_GWN)

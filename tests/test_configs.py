@@ -34,7 +34,7 @@ def test_config_names_known_settings_that_match_its_file_name(path):
     assert path.stem == file_name(spec["method"], backbone, spec["task"])
 
 
-@pytest.mark.parametrize("suite", ["table2", "npm"])
+@pytest.mark.parametrize("suite", ["table2", "npm", "transfer"])
 def test_there_is_a_config_per_suite_method_and_real_or_synthetic_task(suite):
     from tsjt_basicts.suite import SUITES
 

@@ -85,7 +85,9 @@ class Budget:
         if min(self.steps, self.steps_per_epoch, self.target_batch, self.source_batch, self.eval_batch_size) < 1:
             raise ValueError(f"every Budget field must be >= 1, got {self}")
         if self.steps % self.steps_per_epoch:
-            raise ValueError(f"Budget.steps ({self.steps}) must be a multiple of steps_per_epoch ({self.steps_per_epoch})")
+            raise ValueError(
+                f"Budget.steps ({self.steps}) must be a multiple of steps_per_epoch ({self.steps_per_epoch})"
+            )
 
     @property
     def num_epochs(self) -> int:

@@ -28,7 +28,8 @@ def grid_result_path(experiment: dict) -> Path:
     """Where the grid's chosen result lands: ``<ckpt_root>/<method>_<backbone>/<task>/<protocol>_seed<k>/grid/``."""
     parts = (experiment.get("method", "TSJT"), experiment.get("backbone", "GWN"), experiment["task"])
     run = f"{experiment.get('protocol', 'strict')}_seed{experiment.get('seed', 0)}"
-    return Path(experiment.get("ckpt_root", "checkpoints")) / f"{parts[0]}_{parts[1]}" / parts[2] / run / "grid" / RESULT_FILE
+    folder = Path(experiment.get("ckpt_root", "checkpoints")) / f"{parts[0]}_{parts[1]}" / parts[2] / run
+    return folder / "grid" / RESULT_FILE
 
 
 def candidate_record(experiment: dict, ratio: float) -> dict:

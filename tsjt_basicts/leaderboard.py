@@ -365,7 +365,8 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     plot(tables, paths["png"])
     curves = plot_task_curves(records, out)
     if args.readme:
-        overview = [line.replace("## ", "#### ", 1) for line in render_overview(tables) + render_extra(tables, "diagnostics")]
+        sections = render_overview(tables) + render_extra(tables, "diagnostics")
+        overview = [line.replace("## ", "#### ", 1) for line in sections]
         write_readme_section(Path(args.readme), args.section, overview)
     print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, [*paths.values(), *curves]))}")
     return paths

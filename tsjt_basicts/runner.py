@@ -190,7 +190,8 @@ class TSJTRunner(BasicTSRunner):
         meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve(),
                 "selection": {"val_MAE": self.best_metrics.get(f"val/{self.target_metric}")}}
         if meta["train_curve"]:
-            title = f"{self.meta.get('method')} ({self.meta.get('backbone')}) on {self.meta.get('task')}, seed {self.meta.get('seed')}"
+            m = self.meta
+            title = f"{m.get('method')} ({m.get('backbone')}) on {m.get('task')}, seed {m.get('seed')}"
             plot_curve(meta["train_curve"], os.path.join(self.ckpt_save_dir, CURVE_PNG), title)
         diagnostics = self.npm_diagnostics(self.test_data_loader)
         if diagnostics is not None:

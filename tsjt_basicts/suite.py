@@ -4,6 +4,7 @@
     python run.py --suite table2 --budget smoke --tasks synthetic # minutes on a CPU
     python run.py --suite table2-paper --gpus 0 --budget paper    # the paper's four cities
     python run.py --suite npm --seeds 3 --budget cpu --jobs 2     # NPM ablations, 2 runs at a time
+    python run.py --suite transfer --seeds 3 --budget cpu         # sources that help / conflict (synthetic)
 
 A run whose ``test_metrics.json`` already exists is skipped, so an interrupted suite resumes.
 Budgets are named once here for the baselines and in :data:`tsjt_basicts.config.BUDGETS` for the
@@ -59,7 +60,11 @@ TABLE2 = (
 NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (all at the paper's source ratio)
     Entry("TSJT-paper", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT-paper", "STGCN"),
 )
+TRANSFER = (  # the controlled transfer benchmark: does TSB keep only what helps? (synthetic, truth known)
+    Entry("TargetOnly", "GWN"), Entry("Joint", "GWN"), Entry("TSJT-paper", "GWN"), Entry("TSJT", "GWN"),
+)
 SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
+    "transfer": (TRANSFER, ("synthetic-helpful", "synthetic-harmful")),
     "table2": (TABLE2, ("metro", "la-speed", "melbourne-volume", "synthetic")),
     "npm": (NPM_ABLATIONS, ("synthetic", "metro", "la-speed")),
     "table2-paper": (TABLE2, ("METR-LA", "PEMS-BAY", "Chengdu", "Shenzhen")),

@@ -26,7 +26,7 @@ def test_sources_share_or_conflict_with_the_targets_daily_profile(task, low, hig
 
 
 def test_the_benchmark_is_seeded_and_names_unknown_tasks():
-    first, again = transfer_benchmark_cities("synthetic-harmful", seed=3), transfer_benchmark_cities("synthetic-harmful", 3)
+    first, again = (transfer_benchmark_cities("synthetic-harmful", seed=3) for _ in range(2))
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.series, b.series)
     assert not np.array_equal(first[1].series, transfer_benchmark_cities("synthetic-harmful", 4)[1].series)

@@ -66,7 +66,8 @@ class City:
             )
         if not 0 <= self.start_step_of_day < self.steps_per_day:
             raise DataError(
-                f"city {self.name!r}: start_step_of_day must be in [0, {self.steps_per_day}), got {self.start_step_of_day}"
+                f"city {self.name!r}: start_step_of_day must be in [0, {self.steps_per_day}), "
+                f"got {self.start_step_of_day}"
             )
         if np.isinf(series).any():
             raise DataError(f"city {self.name!r}: series holds inf values; mark missing values with NaN instead")

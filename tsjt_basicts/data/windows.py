@@ -177,7 +177,8 @@ class JointSteps:
         first = (self.epoch * len(self) + step) * self.target_batch
         stream = np.arange(first, first + self.target_batch)
         passes = stream // len(self.target)
-        return np.concatenate([self._target_pass(int(p))[stream[passes == p] % len(self.target)] for p in np.unique(passes)])
+        parts = [self._target_pass(int(p))[stream[passes == p] % len(self.target)] for p in np.unique(passes)]
+        return np.concatenate(parts)
 
     def __getitem__(self, step: int) -> JointBatch:
         target = self.target.batch(self.target_positions(step))

@@ -33,7 +33,8 @@ class PromptBank(nn.Module):
 
     def __init__(self, config: NPMConfig, input_len: int):
         super().__init__()
-        self.prompts = nn.Parameter(torch.randn(config.num_prompts, input_len, config.prompt_dim) * config.prompt_init_std)
+        bank = torch.randn(config.num_prompts, input_len, config.prompt_dim) * config.prompt_init_std
+        self.prompts = nn.Parameter(bank)
         self.scale = score_scale(config, input_len)
 
     def attention(self, pattern: torch.Tensor) -> torch.Tensor:
