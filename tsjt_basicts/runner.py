@@ -188,7 +188,7 @@ class TSJTRunner(BasicTSRunner):
         training curve (also drawn as ``train_curve.png``)."""
         dataset = self.test_data_loader.dataset
         meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve(),
-                "selection": {"val_MAE": self.best_metrics.get(f"val/{self.target_metric}")}}
+                "selection": {"val_MAE": getattr(self, "best_metrics", {}).get(f"val/{self.target_metric}")}}
         if meta["train_curve"]:
             m = self.meta
             title = f"{m.get('method')} ({m.get('backbone')}) on {m.get('task')}, seed {m.get('seed')}"

@@ -14,7 +14,7 @@ Deviations from the paper and the authors' code, stated:
       matrices and sums them, and uses the unnormalised product P P^T as the graph.
     * LayerNorm over the D' features only (the authors' code normalises over [N, T, D'], which
       ties the module to one node count).
-    * The bank starts from N(0, 0.3^2) (``prompt_init_std``; the paper gives none, the authors'
+    * The bank starts from N(0, 0.5^2) (``prompt_init_std``; the paper gives none, the authors'
       code uses N(0, 1)): see :class:`PromptBank` for the measurements behind it.
 """
 from tsjt_basicts.npm.bank import PromptBank, PromptGraphSupport, prompt_graph

@@ -21,7 +21,7 @@ class NPMConfig:
         default="sqrt_d",
         metadata={"help": "bank score <Z_i, B_k>_F scaled by 1/sqrt(D') (Eq. 5), 1/sqrt(T D'), or 'none'"},
     )
-    prompt_init_std: float = field(default=0.3, metadata={"help": "std of the normal initialisation of the bank"})
+    prompt_init_std: float = field(default=0.5, metadata={"help": "std of the normal initialisation of the bank"})
     support: SupportKind = field(
         default="temperature",
         metadata={"help": "row-stochastic support built from A_K: " + ", ".join(SUPPORT_KINDS)},
