@@ -131,6 +131,16 @@ def test_overview_columns_of_one_target_in_two_settings_are_told_apart(tmp_path)
     assert "hangzhou-metro (real data, stgfsl protocol" in header and "hangzhou-metro (real data, strict protocol" in header
 
 
+def test_one_target_in_two_tasks_is_told_apart_by_its_task(tmp_path):
+    for task in ("synthetic-helpful", "synthetic-harmful"):
+        write_record(tmp_path, "Joint", "GWN", 0, 1.6, rmse=2.0, kind="synthetic", task=task,
+                     target="synthetic-shenzhen", diagnostics={"npm_attention_entropy_ratio": 0.7})
+    markdown = main(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| method | synthetic"))
+    assert "task synthetic-helpful" in header and "task synthetic-harmful" in header
+    assert "| Joint (GWN) | synthetic-shenzhen (task synthetic-harmful, synthetic) | 0.700 |" in markdown
+
+
 def test_npm_diagnostics_are_averaged_over_seeds_in_their_own_table(tmp_path):
     root = tmp_path / "checkpoints"
     for seed, entropy in enumerate([0.4, 0.6]):

@@ -198,11 +198,18 @@ def render_table(setting: Setting, rows: list[Row]) -> list[str]:
 
 
 def column_titles(settings: list[Setting]) -> list[str]:
-    """``target (data kind)``, or ``target (full setting)`` where one target has several settings."""
-    counts = defaultdict(int)
-    for setting in settings:
-        counts[setting.target] += 1
-    return [f"{s.target} ({s.data_kind if counts[s.target] == 1 else s.section})" for s in settings]
+    """``target (data kind)``; where one target has several settings, the task and what else differs."""
+    settings = list(settings)
+    titles = []
+    for s in settings:
+        twins = [t for t in settings if t.target == s.target and t != s]
+        if not twins:
+            titles.append(f"{s.target} ({s.data_kind})")
+        elif all(t.task != s.task for t in twins):
+            titles.append(f"{s.target} (task {s.task}, {s.data_kind})")
+        else:
+            titles.append(f"{s.target} ({s.section})")
+    return titles
 
 
 def render_overview(tables: dict[Setting, list[Row]]) -> list[str]:
@@ -229,11 +236,12 @@ def render_extra(tables: dict[Setting, list[Row]], name: str) -> list[str]:
     found = [(setting, row) for setting, rows in tables.items() for row in rows if row.extras.get(name)]
     if not found:
         return []
+    title_of = dict(zip(tables, column_titles(list(tables))))
     lines = [f"## {title}", "", "| method | target | " + " | ".join(f"`{key}`" for key in keys) + " |",
              "|---|---|" + "---:|" * len(keys)]
     for setting, row in found:
         values = [number.format(row.extras[name][key]) if key in row.extras[name] else "–" for key in keys]
-        lines.append(f"| {row.label} | {setting.target} ({setting.data_kind}) | " + " | ".join(values) + " |")
+        lines.append(f"| {row.label} | {title_of[setting]} | " + " | ".join(values) + " |")
     return lines + [""]
 
 
