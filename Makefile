@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(PY) run.py -c configs/TSJT_GWN_Synthetic.py
+	$(PY) run.py -c configs/TSJT-paper_GWN_Synthetic.py
 
 test: setup
 	$(PY) -m pytest -q
