@@ -20,7 +20,7 @@ from tsjt_basicts.data.tasks import TASKS, load_task
 from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
 from tsjt_basicts.curves import CURVE_PNG, CurveLog, plot_curve
 from tsjt_basicts.metrics import MetricAccumulator
-from tsjt_basicts.results import result_record, write_result
+from tsjt_basicts.results import result_record, run_folder, write_result
 
 Forecast = Callable[[np.ndarray], np.ndarray]
 """Window start steps ``[B]`` -> forecasts ``[B, output_len, N]`` in the city's units."""
@@ -87,7 +87,7 @@ def run_baseline(
         "target_days": target_days, "data_seed": data_seed,
     }
     record = evaluate(target, fit, meta, split_protocol)
-    write_result(os.path.join(out_root, method, task, f"{protocol}_seed{seed}"), record)
+    write_result(run_folder(out_root, method, "-", task, protocol, seed), record)
     return record
 
 
@@ -179,7 +179,7 @@ def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_
         "compute": config.compute(), "train_curve": curve.points, "selection": selection,
     }
     record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
-    folder = os.path.join(out_root, f"{method}_{backbone}", task, f"{data.protocol.name}_seed{seed}")
+    folder = run_folder(out_root, method, backbone, task, data.protocol.name, seed)
     write_result(folder, record)
     if curve.points:
         plot_curve(curve.points, os.path.join(folder, CURVE_PNG), f"{method} ({backbone}) on {task}, seed {seed}")

@@ -80,14 +80,16 @@ def step_size(config: ReptileConfig, iteration: int) -> float:
     return config.meta_step_size * (1 - iteration / config.meta_iterations if config.anneal else 1.0)
 
 
-def train_step(model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer) -> float:
+def train_step(
+    model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer
+) -> torch.Tensor:
     """One masked-MAE step on windows ``positions`` of one city (targets z-scored by its scaler)."""
     item = as_basicts_batch(windows.batch(positions), windows, graph_for(windows.city.adjacency, windows.city.name))
     loss = masked_mae_loss(model(item["inputs"], item["graph"])[..., 0], item["targets"], item["targets_mask"])
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return loss.item()
+    return loss
 
 
 def inner_optimizer(model: Backbone, config: ReptileConfig) -> torch.optim.Optimizer:

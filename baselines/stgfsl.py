@@ -259,7 +259,7 @@ def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.
         loss = task_loss(model, windows, positions, config)
         loss.backward()
         optimizer.step()
-        curve.add(loss.item())
+        curve.add(loss)
         selector.check(step)
     return curve
 

@@ -278,7 +278,7 @@ def train_forecaster(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        curve.add(loss.item())
+        curve.add(loss)
         selector.check(step)
     return curve
 

@@ -35,6 +35,7 @@ from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
 from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
+from tsjt_basicts.results import run_folder
 from tsjt_basicts.runner import TSJTSettings
 from tsjt_basicts.tsb import GAMMA1, GAMMA2
 
@@ -241,6 +242,6 @@ def experiment_config(
         callbacks=[EarlyStopping(training.patience)] if training.patience else [],
         gpus=gpus,
         seed=seed,
-        ckpt_save_dir=f"{ckpt_root}/{method}_{backbone}/{task}/{protocol}_seed{seed}",
+        ckpt_save_dir=run_folder(ckpt_root, method, backbone, task, protocol, seed),
         tsjt=settings,
     )

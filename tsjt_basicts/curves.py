@@ -13,7 +13,10 @@ CURVE_PNG = "train_curve.png"
 
 
 class CurveLog:
-    """Mean loss over consecutive blocks of steps, about ``points`` blocks over ``total_steps``."""
+    """Mean loss over consecutive blocks of steps, about ``points`` blocks over ``total_steps``.
+
+    ``add`` takes the loss tensor itself and reads it back once per block, not once per step.
+    """
 
     def __init__(self, total_steps: int, points: int = 30):
         self.every = max(1, total_steps // points)
@@ -21,11 +24,11 @@ class CurveLog:
         self._sum, self._count = 0.0, 0
         self.points: list[list[float]] = []
 
-    def add(self, loss: float) -> None:
+    def add(self, loss) -> None:
         self.step += 1
-        self._sum, self._count = self._sum + float(loss), self._count + 1
+        self._sum, self._count = self._sum + loss.detach(), self._count + 1
         if self._count == self.every:
-            self.points.append([self.step, self._sum / self._count])
+            self.points.append([self.step, float(self._sum) / self._count])
             self._sum, self._count = 0.0, 0
 
 

@@ -12,6 +12,12 @@ RESULT_FILE = "test_metrics.json"
 WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
 
 
+def run_folder(root: str, method: str, backbone: str, task: str, protocol: str, seed: int) -> str:
+    """Where one run of a method writes its results: ``<root>/<method>[_<backbone>]/<task>/<protocol>_seed<k>``."""
+    name = method if backbone == "-" else f"{method}_{backbone}"
+    return os.path.join(root, name, task, f"{protocol}_seed{seed}")
+
+
 def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator,
                   device: str) -> dict:
     """Metrics of the target's test windows plus what produced them (method, task, seed, device, ...)."""

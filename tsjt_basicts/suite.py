@@ -24,7 +24,7 @@ from typing import Callable
 
 from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
 from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, run_folder
 
 logger = logging.getLogger(__name__)
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
@@ -132,7 +132,7 @@ def result_path(entry: Entry, task: str, seed: int, budget: str, out_root: str, 
             return grid_result_path(experiment)
         cfg = experiment_config(**experiment)
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
-    return Path(out_root) / entry.folder / task / f"strict_seed{seed}" / RESULT_FILE
+    return Path(run_folder(out_root, entry.method, entry.backbone, task, "strict", seed)) / RESULT_FILE
 
 
 def baseline_device(gpus: str | None) -> str:

@@ -126,9 +126,8 @@ class GWN(Backbone):
                     "build with num_nodes=None and pass learned_graph to serve several cities"
                 )
             return F.softmax(F.relu(self.source_embedding @ self.target_embedding), dim=1).T  # [n n]
-        if learned_graph is None:  # e.g. TSJT without its prompt graph: the adaptive terms are left out
-            return None
-        return learned_graph.transpose(1, 2)  # [b n n]
+        learned = self.learned_operator(learned_graph)  # none: e.g. TSJT without its prompt graph
+        return learned[0] if learned else None  # [b n n]
 
     def forward(
         self, history: torch.Tensor, graph: CityGraph, learned_graph: torch.Tensor | None = None
