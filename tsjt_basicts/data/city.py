@@ -6,11 +6,13 @@ from typing import Literal
 
 import numpy as np
 
+from tsjt_basicts.errors import UserError
+
 DataKind = Literal["real", "synthetic"]
 GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Bad input data: the message names the problem and how to fix it."""
 
 
