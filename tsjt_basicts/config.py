@@ -30,7 +30,9 @@ from basicts.configs import BasicTSForecastingConfig
 from basicts.runners.callback import EarlyStopping
 
 from tsjt_basicts.data.split import VAL_DAYS, Protocol
-from tsjt_basicts.engine.dataset import CrossCityDataset, cached_task
+from tsjt_basicts.data.task_spec import Task, TaskRef
+from tsjt_basicts.data.tasks import TASKS, resolve_task
+from tsjt_basicts.engine.dataset import CrossCityDataset, TaskData, cached_task
 from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
 from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.data.city import City
@@ -154,11 +156,13 @@ def budget_compute(budget: Budget, use_sources: bool) -> dict[str, int]:
             "source_steps": source, "source_samples": source * budget.source_batch}
 
 
-def dataset_params(task: str, method: Method, protocol: Protocol, budget: Budget, source_allocation: str,
-                   seed: int, data_seed: int, data_root: str | None) -> dict:
-    """Keyword arguments of :class:`CrossCityDataset` (BasicTS adds the mode)."""
+def dataset_params(task: Task, data: TaskData, method: Method, protocol: Protocol, budget: Budget,
+                   source_allocation: str, seed: int, data_seed: int, data_root: str | None) -> dict:
+    """Keyword arguments of :class:`CrossCityDataset` (BasicTS adds the mode); a user's task travels
+    as its spec, and the data's digest makes it part of the run's identity (config md5)."""
+    spec = None if task.name in TASKS else {**asdict(task), "sources": list(task.sources)}
     return dict(
-        dataset_name=task, input_len=protocol.input_len, output_len=protocol.output_len, protocol=protocol.name,
+        dataset_name=task.name, task_spec=spec, data_digest=data.digest, input_len=protocol.input_len, output_len=protocol.output_len, protocol=protocol.name,
         target_days=protocol.target_days, val_days=protocol.val_days, use_sources=method.use_sources,
         target_batch=budget.target_batch, source_batch=budget.source_batch, source_allocation=source_allocation,
         steps_per_epoch=budget.steps_per_epoch,
@@ -167,7 +171,7 @@ def dataset_params(task: str, method: Method, protocol: Protocol, budget: Budget
 
 
 def experiment_config(
-    task: str,
+    task: TaskRef,
     method: str = "TSJT",
     backbone: str = "GWN",
     seed: int = 0,
@@ -189,6 +193,8 @@ def experiment_config(
 ) -> BasicTSForecastingConfig:
     """The BasicTS config of ``method`` with ``backbone`` on ``task`` (see the module table).
 
+    ``task`` is a registered name, a spec dict or a task file (:mod:`tsjt_basicts.data.task_spec`).
+
     ``npm_options`` sets other :class:`~tsjt_basicts.npm.NPMConfig` fields (score scale, support,
     ...). ``Training(optimizer="sgd")`` with the TSJT method applies Eq. 10 literally (lr = gamma1,
     source ratio gamma2 / gamma1). A task whose series are absent fails here, with the files to
@@ -198,8 +204,9 @@ def experiment_config(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
     spec, budget, training = METHODS[method], budget or Budget(), training or Training()
-    split = Protocol(protocol, target_days, val_days)
-    target = cached_task(task, data_root, data_seed, split).target
+    split, task = Protocol(protocol, target_days, val_days), resolve_task(task)
+    data = cached_task(task, data_root, data_seed, split)
+    target = data.target
     model = model_config(spec, backbone, target, split, num_prompts, prompt_dim, backbone_config, npm_options)
     source_ratio = spec.source_ratio if training.source_ratio is None else training.source_ratio
     if source_ratio == GRID:
@@ -208,7 +215,8 @@ def experiment_config(
             "suite or tsjt_basicts.grid.run_ratio_grid, or give Training(source_ratio=...) for one run"
         )
     meta = {
-        "method": method, "backbone": backbone, "task": task, "seed": seed, "data_seed": data_seed,
+        "method": method, "backbone": backbone, "task": task.name, "seed": seed, "data_seed": data_seed,
+        "data_digest": data.digest,
         "target_days": target_days, "val_days": val_days, "source_allocation": source_allocation,
         "budget": asdict(budget), "training": {**asdict(training), "source_ratio": source_ratio},
         "num_prompts": model.npm.num_prompts if model.npm else None, "prompt_dim": prompt_dim if model.npm else None,
@@ -220,9 +228,9 @@ def experiment_config(
     return BasicTSForecastingConfig(
         model=NodePromptedModel,
         model_config=model,
-        dataset_name=task,
+        dataset_name=task.name,
         dataset_type=CrossCityDataset,
-        dataset_params=dataset_params(task, spec, split, budget, source_allocation, seed, data_seed, data_root),
+        dataset_params=dataset_params(task, data, spec, split, budget, source_allocation, seed, data_seed, data_root),
         input_len=split.input_len,
         output_len=split.output_len,
         taskflow=CrossCityTaskFlow(),
@@ -242,6 +250,6 @@ def experiment_config(
         callbacks=[EarlyStopping(training.patience)] if training.patience else [],
         gpus=gpus,
         seed=seed,
-        ckpt_save_dir=run_folder(ckpt_root, method, backbone, task, protocol, seed),
+        ckpt_save_dir=run_folder(ckpt_root, method, backbone, task.name, protocol, seed),
         tsjt=settings,
     )

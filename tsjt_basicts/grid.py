@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tsjt_basicts.config import METHODS, PAPER_RATIO, Training, experiment_config
+from tsjt_basicts.data.tasks import task_label
 from tsjt_basicts.results import RESULT_FILE, run_folder, write_result
 
 SOURCE_RATIO_GRID: tuple[float, ...] = (0.0, PAPER_RATIO, 0.05, 0.25, 1.0)
@@ -27,7 +28,8 @@ def uses_ratio_grid(experiment: dict) -> bool:
 def grid_result_path(experiment: dict) -> Path:
     """Where the grid's chosen result lands: ``<ckpt_root>/<method>_<backbone>/<task>/<protocol>_seed<k>/grid/``."""
     folder = run_folder(experiment.get("ckpt_root", "checkpoints"), experiment.get("method", "TSJT"),
-                        experiment.get("backbone", "GWN"), experiment["task"], experiment.get("protocol", "strict"),
+                        experiment.get("backbone", "GWN"), task_label(experiment["task"]),
+                        experiment.get("protocol", "strict"),
                         experiment.get("seed", 0))
     return Path(folder) / "grid" / RESULT_FILE
 

@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
+from tsjt_basicts.data.task_spec import Task, TaskRef
+from tsjt_basicts.data.tasks import resolve_task
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, run_folder
 
@@ -117,22 +120,23 @@ def baseline_runner(entry: Entry) -> Callable[..., dict]:
     return runners[entry.method]
 
 
-def gradient_experiment(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None) -> dict:
+def gradient_experiment(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpus: str | None) -> dict:
     """Keyword arguments of ``experiment_config`` for a gradient-trained entry."""
     return dict(task=task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
                 training=TRAININGS[budget], backbone_config=backbone_widths(entry.backbone, budget), gpus=gpus,
                 ckpt_root=out_root)
 
 
-def result_path(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> Path:
+def result_path(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: str, gpus: str | None = None) -> Path:
     """Where the run's ``test_metrics.json`` lands (BasicTS runs: inside their config-md5 folder)."""
+    task = resolve_task(task)
     if entry.method in METHODS:
         experiment = gradient_experiment(entry, task, seed, budget, out_root, gpus)
         if uses_ratio_grid(experiment):
             return grid_result_path(experiment)
         cfg = experiment_config(**experiment)
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
-    return Path(run_folder(out_root, entry.method, entry.backbone, task, "strict", seed)) / RESULT_FILE
+    return Path(run_folder(out_root, entry.method, entry.backbone, task.name, "strict", seed)) / RESULT_FILE
 
 
 def baseline_device(gpus: str | None) -> str:
@@ -145,10 +149,9 @@ def baseline_device(gpus: str | None) -> str:
     return "cuda:0"
 
 
-def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None) -> None:
-    """Train and test one method on one task with one seed."""
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; use one of {sorted(BUDGETS)}")
+def run_entry(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: str, gpus: str | None = None) -> None:
+    """Train and test one method on one task (name, spec or file) with one seed."""
+    task = resolve_task(task)
     if entry.method in METHODS:
         from tsjt_basicts.launcher import launch_training
 
@@ -163,10 +166,10 @@ def run_entry(entry: Entry, task: str, seed: int, budget: str, out_root: str, gp
     runner(task, seed=seed, out_root=out_root, **options)
 
 
-def log_wall_time(out_root: str, entry: Entry, task: str, seed: int, budget: str, device: str, seconds: float) -> None:
+def log_wall_time(out_root: str, entry: Entry, task: Task, seed: int, budget: str, device: str, seconds: float) -> None:
     """Append one run's wall time to ``<out_root>/wall_times.jsonl`` (read by the leaderboard)."""
     os.makedirs(out_root, exist_ok=True)
-    record = {"method": entry.method, "backbone": entry.backbone, "task": task, "seed": seed, "budget": budget,
+    record = {"method": entry.method, "backbone": entry.backbone, "task": task.name, "seed": seed, "budget": budget,
               "device": device, "seconds": round(seconds, 2)}
     with open(os.path.join(out_root, WALL_TIMES), "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -175,24 +178,24 @@ def log_wall_time(out_root: str, entry: Entry, task: str, seed: int, budget: str
 def suite_entries(name: str, methods: list[str] | None) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
     """The entries and tasks of suite ``name``, keeping only ``methods`` (folder names) when given."""
     if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
+        raise ConfigError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
     entries, tasks = SUITES[name]
     if methods:
         unknown = set(methods) - {e.folder for e in entries}
         if unknown:
-            raise ValueError(f"suite {name!r} has no method {sorted(unknown)}; it has {[e.folder for e in entries]}")
+            raise ConfigError(f"suite {name!r} has no method {sorted(unknown)}; it has {[e.folder for e in entries]}")
         entries = tuple(e for e in entries if e.folder in methods)
     return entries, tasks
 
 
-def run_one(entry: Entry, task: str, seed: int, budget: str, out_root: str, gpus: str | None = None,
+def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpus: str | None = None,
             threads: int | None = None) -> str | None:
     """Run one (method, task, seed) unless its result exists; returns a failure line, or None."""
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    label = f"{entry.folder} on {task}, seed {seed}"
+    label = f"{entry.folder} on {task.name}, seed {seed}"
     try:
         path = result_path(entry, task, seed, budget, out_root, gpus)
         if path.is_file():
@@ -214,7 +217,7 @@ def _worker_logging() -> None:
 
 
 def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
-              tasks: list[str] | None = None, methods: list[str] | None = None, jobs: int = 1) -> list[str]:
+              tasks: list[TaskRef] | None = None, methods: list[str] | None = None, jobs: int = 1) -> list[str]:
     """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed.
 
     ``methods`` keeps only those entries (``TSJT_GWN``, ``HA``, ...), so several processes can
@@ -222,9 +225,9 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
     runs that many entries at once in separate processes, the machine's cores split between them.
     """
     entries, suite_tasks = suite_entries(name, methods)
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    runs = [(entry, task, seed) for task in tasks or suite_tasks for entry in entries for seed in range(seeds)]
+    check_suite_options(seeds, budget, jobs)
+    resolved = [resolve_task(task) for task in tasks or suite_tasks]  # a bad task fails before any run
+    runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
     if jobs == 1:
         failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
     else:
@@ -234,6 +237,14 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
             futures = [pool.submit(run_one, *run, budget, out_root, gpus, threads) for run in runs]
             failed = [future.result() for future in futures]
     return [line for line in failed if line]
+
+
+def check_suite_options(seeds: int, budget: str, jobs: int) -> None:
+    """Refuse options a suite cannot run with, before it starts."""
+    if budget not in BUDGETS:
+        raise ConfigError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
+    if seeds < 1 or jobs < 1:
+        raise ConfigError(f"--seeds and --jobs must be >= 1, got seeds={seeds}, jobs={jobs}")
 
 
 def default_out_root(budget: str) -> str:

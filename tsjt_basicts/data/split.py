@@ -11,6 +11,7 @@ that results can be set beside the published ones; every result records its prot
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -113,9 +114,26 @@ def window_starts(steps: StepRange, window_len: int) -> np.ndarray:
 
 
 def check_sources(target: City, sources: list[City]) -> None:
-    """Refuse a source pool that holds the target's data (same city or the same sensors)."""
+    """Refuse a source pool that holds the target's data (same city, the same sensors, or a copy)."""
     for source in sources:
         if source.name == target.name or target.name in source.same_sensors_as or source.name in target.same_sensors_as:
             raise DataError(
                 f"source {source.name!r} holds data of target {target.name!r}; remove it from the sources"
             )
+    target_columns = column_digests(target)
+    for source in sources:
+        if target_columns & column_digests(source):
+            raise DataError(
+                f"source {source.name!r} holds series identical to target {target.name!r} (one is a copy of the "
+                "other, perhaps under another name); remove it from the sources"
+            )
+
+
+def column_digests(city: City) -> set[bytes]:
+    """Digests of the city's informative node series (channel 0; constant or empty columns skipped)."""
+    values = np.nan_to_num(city.series[..., 0], nan=np.float32(-0.0))
+    informative = values.max(axis=0) > values.min(axis=0)
+    return {
+        hashlib.blake2b(np.ascontiguousarray(values[:, node]).tobytes(), digest_size=16).digest()
+        for node in np.flatnonzero(informative)
+    }

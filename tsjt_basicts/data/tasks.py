@@ -9,6 +9,7 @@ A prepared city of any other name is read from ``<data_root>/<name>/``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tsjt_basicts.data.digests import PAPER_GRAPHS, verify_file
 from tsjt_basicts.data.formats.generic import DATA_FILE, load_generic
 from tsjt_basicts.data.graphs import with_correlation_graph
 from tsjt_basicts.data.split import Protocol, check_sources, split_source
+from tsjt_basicts.data.task_spec import SPEC_EXAMPLE, Task, TaskRef, is_task_file, read_task_file, task_from_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATASETS_ENV = "TSJT_SHARED_DATASETS"
@@ -43,16 +45,6 @@ class RealCity:
     zero_is_missing: bool = False
     adjacency_is_distance: bool = False
     same_sensors_as: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Task:
-    """A cross-city few-shot task: a target city and its source cities."""
-
-    name: str
-    target: str
-    sources: tuple[str, ...]
-    description: str
 
 
 PAPER_CITIES = {
@@ -104,6 +96,31 @@ TASKS = {
         Task("synthetic-harmful", "(generated)", (), "synthetic: sources follow a conflicting process"),
     )
 }
+
+
+def resolve_task(task: TaskRef) -> Task:
+    """The :class:`Task` of a registered name, a spec mapping, or a task file (``.toml`` / ``.json``)."""
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, Mapping):
+        resolved = task_from_spec(task)
+    elif isinstance(task, (str, Path)) and is_task_file(task):
+        resolved = read_task_file(task)
+    elif isinstance(task, str) and task in TASKS:
+        return TASKS[task]
+    else:
+        raise DataError(
+            f"unknown task {task!r}; known tasks: {', '.join(TASKS)}; or give a spec such as {SPEC_EXAMPLE} "
+            "or a task file my_task.toml (see tsjt_basicts/data/task_spec.py)"
+        )
+    if resolved.name in TASKS:
+        raise DataError(f"your task is named {resolved.name!r}, a built-in task; give it another name")
+    return resolved
+
+
+def task_label(task: TaskRef) -> str:
+    """The name a task's results are filed under."""
+    return resolve_task(task).name
 
 
 def shared_datasets_root(shared_root: str | Path | None = None) -> Path:
@@ -158,6 +175,11 @@ def load_city(
             raise DataError(f"{prepared}: {city.num_nodes} nodes, {name} has {spec.num_nodes}; prepare it again")
         return city
     if name in REAL_CITIES:
+        if (prepared / DATA_FILE).is_file():
+            raise DataError(
+                f"{prepared} holds a prepared city named like the shared city {name!r}, which would be ignored; "
+                "rename its folder (and its name in your task) to a name of your own"
+            )
         spec = REAL_CITIES[name]
         folder = shared_datasets_root(shared_root) / "real" / spec.folder
         if not folder.is_dir():
@@ -187,26 +209,25 @@ def as_source(city: City) -> City:
 
 
 def load_task(
-    name: str,
+    task: TaskRef,
     data_root: str | Path | None = None,
     shared_root: str | Path | None = None,
     seed: int = 0,
     protocol: Protocol = Protocol(),
 ) -> tuple[City, list[City]]:
-    """``(target, sources)`` of a named task, checked so that no source holds target data."""
-    if name == SYNTHETIC_TASK:
+    """``(target, sources)`` of a task (name, spec or task file), checked so that no source holds target data."""
+    task = resolve_task(task)
+    if task.name == SYNTHETIC_TASK:
         from tsjt_basicts.data.synthetic import synthetic_cities  # hook: written separately, imported lazily
 
         target, *sources = synthetic_cities(seed)
-    elif name in TRANSFER_TASKS:
+    elif task.name in TRANSFER_TASKS:
         from tsjt_basicts.data.transfer_benchmark import transfer_benchmark_cities
 
-        target, *sources = transfer_benchmark_cities(name, seed)
-    elif name in TASKS:
-        task = TASKS[name]
-        target = load_city(task.target, data_root, shared_root, protocol)
-        sources = [as_source(load_city(source, data_root, shared_root, protocol)) for source in task.sources]
+        target, *sources = transfer_benchmark_cities(task.name, seed)
     else:
-        raise DataError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+        root = task.data_root or data_root
+        target = load_city(task.target, root, shared_root, protocol)
+        sources = [as_source(load_city(source, root, shared_root, protocol)) for source in task.sources]
     check_sources(target, sources)
     return target, sources

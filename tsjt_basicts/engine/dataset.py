@@ -14,8 +14,9 @@ Each batch dict holds ``inputs`` [B, T, N, 3], z-scored ``targets`` [B, H, N] (0
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -23,8 +24,9 @@ from torch.utils.data import Dataset
 
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.data.city import City, DataError
-from tsjt_basicts.data.split import Protocol, check_sources, split_source, split_target
-from tsjt_basicts.data.tasks import load_task
+from tsjt_basicts.data.split import Protocol, split_source, split_target
+from tsjt_basicts.data.task_spec import Task
+from tsjt_basicts.data.tasks import load_task, resolve_task
 from tsjt_basicts.data.windows import Batch, CityWindows, JointSteps, SourceAllocation, city_windows
 
 
@@ -38,16 +40,27 @@ class TaskData:
     target: City
     sources: tuple[City, ...]
 
+    @cached_property
+    def digest(self) -> str:
+        """A digest of every city's series, graph and calendar: a run's identity covers its data."""
+        digest = hashlib.blake2b(digest_size=8)
+        for city in (self.target, *self.sources):
+            calendar = (city.name, city.interval_minutes, city.steps_per_day, city.start_day_of_week,
+                        city.start_step_of_day, city.zero_is_missing, city.series.shape)
+            digest.update(repr(calendar).encode())
+            digest.update(np.ascontiguousarray(city.series))
+            digest.update(np.ascontiguousarray(city.adjacency))
+        return digest.hexdigest()
+
 
 @lru_cache(maxsize=4)
-def cached_task(task: str, data_root: str | None, data_seed: int, protocol: Protocol) -> TaskData:
+def cached_task(task: Task, data_root: str | None, data_seed: int, protocol: Protocol) -> TaskData:
     """Load a task once per process (BasicTS builds one dataset per mode).
 
     ``data_seed`` only matters for generated (synthetic) cities; the training seed is separate, so
     runs with different seeds see the same data.
     """
     target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=protocol)
-    check_sources(target, sources)
     return TaskData(target, tuple(sources))
 
 
@@ -77,6 +90,9 @@ class CrossCityDataset(Dataset):
 
     Args:
         dataset_name: the task name (``"synthetic"``, ``"metro"``, ``"METR-LA"``, ...).
+        task_spec: a user's task (the fields of :class:`~tsjt_basicts.data.task_spec.Task`); None:
+            the registered task ``dataset_name``.
+        data_digest: the digest of the data the config was built on; other data is refused.
         mode: BasicTS mode ``"train"``, ``"val"`` or ``"test"``.
         use_sources: False trains on the target's few-shot windows alone (target-only).
         seed: draws of training windows; data_seed: the generated cities (synthetic task).
@@ -104,12 +120,20 @@ class CrossCityDataset(Dataset):
         seed: int = 0,
         data_seed: int = 0,
         data_root: str | None = None,
+        task_spec: dict | None = None,
+        data_digest: str | None = None,
     ):
         self.mode = str(getattr(mode, "value", mode))
         if self.mode not in MODES:
             raise ValueError(f"unknown dataset mode {self.mode!r}; BasicTS modes are {MODES}")
         self.protocol = Protocol(protocol, target_days, val_days, test_fraction, input_len, output_len)
-        task = cached_task(dataset_name, data_root, data_seed, self.protocol)
+        spec = Task(**{**task_spec, "sources": tuple(task_spec["sources"])}) if task_spec else dataset_name
+        task = cached_task(resolve_task(spec), data_root, data_seed, self.protocol)
+        if data_digest is not None and task.digest != data_digest:
+            raise DataError(
+                f"task {dataset_name!r}: its data changed since this run's config was made (digest {task.digest}, "
+                f"config {data_digest}); start a new run instead of resuming this one"
+            )
         self.target = task.target
         split = split_target(task.target, self.protocol)
         self.target_graph = city_graph(task.target)
