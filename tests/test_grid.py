@@ -28,7 +28,8 @@ def test_the_ratio_of_lowest_validation_mae_is_chosen_and_recorded(tmp_path):
     assert grid["chosen"] == grid["ratios"][grid["val_MAE"].index(min(grid["val_MAE"]))]
     assert record["training"]["source_ratio"] == grid["chosen"] and record["method"] == "TSJT"
     assert record["compute"]["target_steps"] == 2 * 8  # the grid trained two models
-    written = json.loads(grid_result_path(experiment).read_text())
+    written = json.loads(grid_result_path(experiment, (0.0, 1.0)).read_text())
+    assert not grid_result_path(experiment).exists()  # another grid, another result file
     assert written["source_ratio_grid"] == grid and not written["grid_candidate"]
     kept = collect(tmp_path)  # the candidates' own results are not leaderboard rows
     assert len(kept) == 1 and kept[0]["source_ratio_grid"] == grid

@@ -8,13 +8,13 @@ own ``test_metrics.json``, with every candidate's validation MAE and the grid's 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
 from tsjt_basicts.config import METHODS, PAPER_RATIO, Training, experiment_config
-from tsjt_basicts.data.tasks import task_label
-from tsjt_basicts.results import RESULT_FILE, run_folder, write_result
+from tsjt_basicts.results import RESULT_FILE, write_result
 
 SOURCE_RATIO_GRID: tuple[float, ...] = (0.0, PAPER_RATIO, 0.05, 0.25, 1.0)
 
@@ -25,21 +25,26 @@ def uses_ratio_grid(experiment: dict) -> bool:
     return training.source_ratio is None and METHODS[experiment.get("method", "TSJT")].grid_searched
 
 
-def grid_result_path(experiment: dict) -> Path:
-    """Where the grid's chosen result lands: ``<ckpt_root>/<method>_<backbone>/<task>/<protocol>_seed<k>/grid/``."""
-    folder = run_folder(experiment.get("ckpt_root", "checkpoints"), experiment.get("method", "TSJT"),
-                        experiment.get("backbone", "GWN"), task_label(experiment["task"]),
-                        experiment.get("protocol", "strict"),
-                        experiment.get("seed", 0))
-    return Path(folder) / "grid" / RESULT_FILE
+def candidate_config(experiment: dict, ratio: float):
+    """The BasicTS config of the grid's run at source ratio ``ratio``."""
+    training = replace(experiment.get("training") or Training(), source_ratio=ratio)
+    return experiment_config(**{**experiment, "training": training, "grid_candidate": True})
+
+
+def grid_result_path(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID) -> Path:
+    """Where the grid's chosen result lands: ``<run folder>/grid/<digest>/``, the digest covering every
+    setting of the experiment (its runs' config md5s) and the grid, so no other grid overwrites it."""
+    candidates = [candidate_config(experiment, ratio).md5 for ratio in grid]
+    digest = hashlib.md5(json.dumps([candidates, list(grid)]).encode()).hexdigest()[:16]
+    cfg = candidate_config(experiment, grid[0])
+    return Path(cfg.ckpt_save_dir) / "grid" / digest / RESULT_FILE
 
 
 def candidate_record(experiment: dict, ratio: float) -> dict:
     """Train (or reuse) the run of one ratio; returns its result record."""
     from tsjt_basicts.launcher import launch_training
 
-    training = replace(experiment.get("training") or Training(), source_ratio=ratio)
-    cfg = experiment_config(**{**experiment, "training": training, "grid_candidate": True})
+    cfg = candidate_config(experiment, ratio)
     path = Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
     if not path.is_file():
         launch_training(cfg)
@@ -58,5 +63,5 @@ def run_ratio_grid(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID
         **candidates[chosen], "grid_candidate": False, "compute": compute,
         "source_ratio_grid": {"ratios": list(grid), "val_MAE": [val_mae[r] for r in grid], "chosen": chosen},
     }
-    write_result(str(grid_result_path(experiment).parent), record)
+    write_result(str(grid_result_path(experiment, grid).parent), record)
     return record
