@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from tsjt_basicts.leaderboard import main
+from tsjt_basicts.errors import ConfigError
+from tsjt_basicts.leaderboard import main, parse_args, write_leaderboard
 from tsjt_basicts.results import write_result
 
 STEPS = ("step1", "step3", "step6", "avg")
@@ -23,6 +24,11 @@ def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="met
         **({"compute": compute} if compute else {}),
     }
     return write_result(str(root / (folder or f"{method}_{backbone}") / task / f"{protocol}_seed{seed}"), record)
+
+
+def board(argv: list[str]) -> dict:
+    """The leaderboard's paths for command line ``argv`` (input errors raised, not printed)."""
+    return write_leaderboard(parse_args(argv))
 
 
 def tables(markdown: str) -> dict[str, dict[str, list[str]]]:
@@ -47,7 +53,7 @@ def results(tmp_path):
 
 
 def test_markdown_has_mean_std_cells_marks_and_one_table_per_data_kind(results, tmp_path):
-    paths = main(["--root", str(results), "--out", str(tmp_path / "board")])
+    paths = board(["--root", str(results), "--out", str(tmp_path / "board")])
     parsed = tables(paths["md"].read_text())
     real = parsed["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]
     assert real["columns"] == ["seeds", "MAE 10 min", "MAE 30 min", "MAE 60 min", "MAE avg",
@@ -64,7 +70,7 @@ def test_markdown_has_mean_std_cells_marks_and_one_table_per_data_kind(results, 
 
 
 def test_csv_has_one_row_per_target_and_method(results, tmp_path):
-    paths = main(["--root", str(results), "--out", str(tmp_path / "board")])
+    paths = board(["--root", str(results), "--out", str(tmp_path / "board")])
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [(r["data_kind"], r["target"], r["method"], r["backbone"]) for r in rows] == [
         ("real", "hangzhou-metro", "ARIMA", "-"), ("real", "hangzhou-metro", "HA", "-"),
@@ -81,7 +87,7 @@ def test_paper_rows_are_shown_but_never_ranked(tmp_path):
     root = tmp_path / "checkpoints"
     for method, backbone, mae in (("TSJT", "GWN", 3.5), ("HA", "-", 4.0)):
         write_record(root, method, backbone, 0, mae, rmse=7.0, task="METR-LA", target="METR-LA", interval=5)
-    paths = main(["--root", str(root), "--out", str(tmp_path / "board"), "--paper"])
+    paths = board(["--root", str(root), "--out", str(tmp_path / "board"), "--paper"])
     (table,) = tables(paths["md"].read_text()).values()
     assert table["columns"][1:4] == ["MAE 5 min", "MAE 15 min", "MAE 30 min"]
     assert table["TSJT (GWN) [paper-reported]"] == ["-", "n/a", "n/a", "n/a", "3.38", *["n/a"] * 4]
@@ -94,7 +100,7 @@ def test_protocols_never_share_a_table_and_a_duplicate_run_counts_once(results, 
     write_record(results, "HA", "-", 0, 9.0, rmse=9.0, protocol="stgfsl")
     copy = write_record(results, "HA", "-", 1, 3.2, rmse=5.0, folder="copy")
     os.utime(copy, (1, 1))  # older than the original: the original wins
-    parsed = tables(main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text())
+    parsed = tables(board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text())
     assert parsed["hangzhou-metro (task metro): real data, stgfsl protocol, 3 few-shot days"]["HA"][4] == "9.00"
     assert parsed["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]["HA"][:2] == [
         "2", "<u>3.10 ± 0.14</u>"
@@ -102,7 +108,7 @@ def test_protocols_never_share_a_table_and_a_duplicate_run_counts_once(results, 
 
 
 def test_overview_shows_avg_mae_per_method_and_city_with_short_seed_counts(results, tmp_path):
-    markdown = main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
     overview = markdown.split("## Overview: avg MAE over the 6 horizons")[1].split("###")[0]
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")[1:]]
             for line in overview.splitlines() if line.startswith("| ") and not line.startswith("| method")}
@@ -119,14 +125,14 @@ def test_wall_times_of_a_suite_are_summed_per_method_and_task(results, tmp_path)
               "seconds": 1.0 + s} for s in (0, 1, 1)]  # seed 1 re-run: its last time counts
     text = "".join(json.dumps(line) + "\n" for line in lines)
     (results / "wall_times.jsonl").write_text(text + '{"method": "HA", "backb')  # cut off by a kill
-    markdown = main(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
     assert "2 runs, 0.1 min in all" in markdown and "| HA | metro | cpu | 2 | 1.5 |" in markdown
 
 
 def test_overview_columns_of_one_target_in_two_settings_are_told_apart(tmp_path):
     write_record(tmp_path, "HA", "-", 0, 3.0, rmse=5.0)
     write_record(tmp_path, "HA", "-", 0, 2.0, rmse=4.0, protocol="stgfsl")
-    markdown = main(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| method | hangzhou"))
     assert "hangzhou-metro (real data, stgfsl protocol" in header and "hangzhou-metro (real data, strict protocol" in header
 
@@ -135,7 +141,7 @@ def test_one_target_in_two_tasks_is_told_apart_by_its_task(tmp_path):
     for task in ("synthetic-helpful", "synthetic-harmful"):
         write_record(tmp_path, "Joint", "GWN", 0, 1.6, rmse=2.0, kind="synthetic", task=task,
                      target="synthetic-shenzhen", diagnostics={"npm_attention_entropy_ratio": 0.7})
-    markdown = main(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| method | synthetic"))
     assert "task synthetic-helpful" in header and "task synthetic-harmful" in header
     assert "| Joint (GWN) | synthetic-shenzhen (task synthetic-harmful, synthetic) | 0.700 |" in markdown
@@ -148,7 +154,7 @@ def test_npm_diagnostics_are_averaged_over_seeds_in_their_own_table(tmp_path):
                        "prompt_graph_offdiag_p5": 0.1, "adaptive_support_rowmax_x_n": None}
         write_record(root, "TSJT-noAK", "GWN", seed, 2.0, rmse=3.0, diagnostics=diagnostics)
     write_record(root, "HA", "-", 0, 3.0, rmse=4.0)
-    markdown = main(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
     section = markdown.split("## NPM diagnostics")[1].split("##")[0]
     rows = [line for line in section.splitlines() if line.startswith("| TSJT")]
     assert rows == ["| TSJT-noAK (GWN) | hangzhou-metro (real) | 0.500 | 0.500 | 0.100 | – |"]
@@ -158,13 +164,13 @@ def test_npm_diagnostics_are_averaged_over_seeds_in_their_own_table(tmp_path):
 def test_the_overview_is_written_between_the_readme_markers_and_nothing_else_changes(results, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- leaderboard:overview -->\nold table\n<!-- /leaderboard:overview -->\nafter\n")
-    main(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
+    board(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
     text = readme.read_text()
     assert text.startswith("intro\n<!-- leaderboard:overview -->\n#### Overview") and text.endswith("after\n")
     assert "old table" not in text and "| TSJT (GWN) |" in text
     readme.write_text("no markers here\n")
-    with pytest.raises(SystemExit, match="needs one '<!-- leaderboard:overview -->' line"):
-        main(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
+    with pytest.raises(ConfigError, match="needs one '<!-- leaderboard:overview -->' line"):
+        board(["--root", str(results), "--out", str(tmp_path / "board"), "--readme", str(readme)])
     assert readme.read_text() == "no markers here\n"
 
 
@@ -174,7 +180,50 @@ def test_each_methods_compute_is_listed(tmp_path):
     for seed in range(2):
         write_record(root, "TSJT", "GWN", seed, 2.0, rmse=3.0, compute=compute)
     write_record(root, "HA", "-", 0, 3.0, rmse=4.0)
-    markdown = main(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
+    markdown = board(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
     section = markdown.split("## Compute")[1]
     assert "| TSJT (GWN) | hangzhou-metro (real) | 600 | 9,600 | 600 | 19,200 |" in section
     assert "| HA |" not in section
+
+
+def test_a_cut_off_or_diverged_result_is_skipped_with_a_warning_naming_it(results, tmp_path, caplog):
+    cut = results / "TPB_GWN" / "metro" / "strict_seed0" / "test_metrics.json"
+    cut.parent.mkdir(parents=True)
+    cut.write_text('{"method": "TPB", "backbone": "GWN", "metr')  # a run killed while writing
+    diverged = write_record(results, "Reptile", "GWN", 0, 2.0, rmse=3.0)
+    record = json.loads(open(diverged).read())
+    write_result(os.path.dirname(diverged), {**record, "non_finite_metrics": ["MAE", "RMSE"]})
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    real = tables(markdown)["hangzhou-metro (task metro): real data, strict protocol, 3 few-shot days"]
+    assert set(real) == {"columns", "ARIMA", "HA", "TSJT (GWN)"}  # both skipped, the rest built
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(cut) in w and "not a readable JSON file" in w and "delete it and rerun" in w for w in warnings)
+    assert any(str(diverged) in w and "MAE, RMSE are not finite" in w for w in warnings)
+
+
+def test_a_record_with_a_missing_metric_is_skipped_not_averaged_as_zero(results, tmp_path, caplog):
+    path = write_record(results, "TPB", "GWN", 0, 2.0, rmse=3.0)
+    record = json.loads(open(path).read())
+    record["metrics"]["step1"]["MAE"] = None  # nothing scored at step 1
+    write_result(os.path.dirname(path), record)
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    assert "TPB" not in markdown and any(path in r.getMessage() for r in caplog.records)
+
+
+def test_input_mistakes_end_in_one_line_and_exit_status_2(tmp_path, capsys):
+    assert main(["--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "board")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --root {str(tmp_path / 'nowhere')!r} is not a folder; give the folder holding the runs "
+        "(e.g. checkpoints)"
+    ]
+    (tmp_path / "empty").mkdir()
+    assert main(["--root", str(tmp_path / "empty"), "--out", str(tmp_path / "board")]) == 2
+    assert capsys.readouterr().err.startswith("error: no usable test_metrics.json under")
+    assert not (tmp_path / "board").exists()
+    with pytest.raises(ConfigError):  # --debug: the traceback
+        main(["--root", str(tmp_path / "empty"), "--debug"])
+
+
+def test_the_command_line_exits_0_after_writing_the_board(results, tmp_path):
+    assert main(["--root", str(results), "--out", str(tmp_path / "board")]) == 0
+    assert (tmp_path / "board" / "leaderboard.md").is_file()

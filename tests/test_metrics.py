@@ -1,8 +1,15 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.scaler import ZScore
+from tsjt_basicts.data.split import Protocol, StepRange
+from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
+from tsjt_basicts.results import result_record
 
 
 def test_metrics_mask_missing_values_and_report_minutes():
@@ -23,7 +30,8 @@ def test_real_zero_counts_are_scored_by_mae_but_left_out_of_mape():
     acc = MetricAccumulator(horizon=6)
     acc.update(target + 2.0, target, torch.ones_like(target, dtype=torch.bool))
     report = acc.report(interval_minutes=60)
-    assert report["avg"]["MAE"] == pytest.approx(2.0) and report["avg"]["MAPE"] == 0.0
+    assert report["avg"]["MAE"] == pytest.approx(2.0)
+    assert report["avg"]["MAPE"] is None and report["step1"]["MAPE"] is None  # no nonzero target: undefined, not 0
 
 
 def test_metrics_accumulate_over_batches_like_one_batch():
@@ -38,3 +46,45 @@ def test_metrics_accumulate_over_batches_like_one_batch():
     expected = ((pred - true).abs() * mask).sum() / mask.sum()
     assert whole.report(5)["avg"]["MAE"] == pytest.approx(float(expected))
     assert float(masked_mae_loss(pred, true, mask)) == pytest.approx(float(expected))
+
+
+def test_a_horizon_step_with_nothing_observed_is_undefined_not_perfect():
+    target = torch.ones(2, 6, 3)
+    mask = torch.ones_like(target, dtype=torch.bool)
+    mask[:, 0] = False  # step 1 never observed
+    acc = MetricAccumulator(horizon=6)
+    acc.update(target + 1.0, target, mask)
+    report = acc.report(interval_minutes=5)
+    assert report["step1"] == {"minutes": 5, "MAE": None, "RMSE": None, "MAPE": None}
+    assert report["step3"]["MAE"] == pytest.approx(1.0) and report["avg"]["MAE"] == pytest.approx(1.0)
+    assert math.isnan(acc.per_step()["MAE"][0]) and report["per_step"]["MAE"][0] is None
+    assert acc.scored == 2 * 5 * 3 and acc.non_finite() == []
+
+
+def test_a_diverged_model_is_named_and_never_scored_as_a_number():
+    target = torch.ones(1, 6, 2)
+    acc = MetricAccumulator(horizon=6)
+    acc.update(torch.full_like(target, float("nan")), target, torch.ones_like(target, dtype=torch.bool))
+    assert acc.non_finite() == ["MAE", "RMSE", "MAPE"]
+    report = acc.report(interval_minutes=10)
+    assert report["avg"] == {"MAE": None, "RMSE": None, "MAPE": None}
+    exploded = MetricAccumulator(horizon=6)
+    exploded.update(torch.full_like(target, float("inf")), target, torch.ones_like(target, dtype=torch.bool))
+    assert exploded.non_finite() == ["MAE", "RMSE", "MAPE"] and exploded.report(10)["step6"]["RMSE"] is None
+
+
+def blank_test_range_windows() -> CityWindows:
+    """Windows over the last 40 hours of a city whose series is missing there."""
+    series = np.random.default_rng(0).random((140, 3)).astype(np.float32) + 1.0
+    series[100:] = np.nan
+    city = City("blank-end", series, np.eye(3, dtype=np.float32), interval_minutes=60, steps_per_day=24)
+    return CityWindows(city, ZScore.fit(city, StepRange(0, 100)), StepRange(100, 140), Protocol())
+
+
+def test_a_test_range_with_no_observed_value_fails_instead_of_scoring_zero():
+    windows = blank_test_range_windows()
+    acc = MetricAccumulator(horizon=6)
+    batch = windows.batch(np.arange(len(windows)))
+    acc.update(batch.targets, batch.targets, batch.mask)  # a perfect forecast of nothing
+    with pytest.raises(DataError, match=r"city 'blank-end': every value of its test range \(steps 112-140"):
+        result_record({"method": "HA"}, windows, "strict", acc, device="cpu")

@@ -32,6 +32,7 @@ import csv
 import json
 import logging
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ import numpy as np
 
 from tsjt_basicts.curves import plot_task_curves
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
+from tsjt_basicts.errors import ConfigError, report_user_errors
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_result
 
 logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
@@ -107,10 +109,15 @@ class Row:
 
 
 def collect(root: Path) -> list[dict]:
-    """Every record under ``root``; of two files of one run (setting, method, backbone, seed) the newer wins."""
+    """Every usable record under ``root`` (others are skipped with a warning naming the file); of two
+    files of one run (setting, method, backbone, seed) the newer wins."""
     latest: dict[tuple, tuple[dict, Path]] = {}
     for path in sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime):
-        record = json.loads(path.read_text())
+        try:
+            record = read_result(path)
+        except UnusableResult as error:
+            logger.warning("skipping %s: %s; delete it and rerun that run (a suite reruns runs without one)", path, error)
+            continue
         if record.get("grid_candidate"):  # one run of a source-ratio grid; the grid's choice is its own file
             continue
         key = (Setting.of(record), record["method"], record.get("backbone", "-"), record["seed"])
@@ -293,7 +300,7 @@ def write_readme_section(path: Path, name: str, lines: list[str]) -> None:
     start, end = f"<!-- leaderboard:{name} -->", f"<!-- /leaderboard:{name} -->"
     text = path.read_text()
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise SystemExit(f"{path} needs one '{start}' line followed by one '{end}' line; add them where the table goes")
+        raise ConfigError(f"{path} needs one '{start}' line followed by one '{end}' line; add them where the table goes")
     head, rest = text.split(start)
     _, tail = rest.split(end)
     path.write_text(head + start + "\n" + "\n".join(lines).strip() + "\n" + end + tail)
@@ -351,17 +358,27 @@ def plot(tables: dict[Setting, list[Row]], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Path]:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cli = argparse.ArgumentParser(prog="python -m tsjt_basicts.leaderboard", description=__doc__.splitlines()[0])
     cli.add_argument("--root", default="checkpoints", help="folder searched recursively for result files")
     cli.add_argument("--out", default="results/leaderboard", help="folder of leaderboard.md / .csv / .png")
     cli.add_argument("--paper", action="store_true", help="add the paper's reported TSJT (GWN) avg MAE rows")
     cli.add_argument("--readme", default=None, help="also write the overview into this Markdown file")
     cli.add_argument("--section", default="overview", help="name of the --readme markers")
-    args = cli.parse_args(argv)
+    cli.add_argument("--debug", action="store_true", help="show the traceback of an input error")
+    return cli.parse_args(argv)
+
+
+def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
+    """Build the leaderboard ``args`` ask for; returns the paths written (``md``, ``csv``, ``png``)."""
+    if not Path(args.root).is_dir():
+        raise ConfigError(f"--root {args.root!r} is not a folder; give the folder holding the runs (e.g. checkpoints)")
+    if args.readme and not Path(args.readme).is_file():
+        raise ConfigError(f"--readme {args.readme!r} does not exist; give the Markdown file holding the markers")
     records = collect(Path(args.root))
     if not records:
-        raise SystemExit(f"no {RESULT_FILE} under {args.root}")
+        raise ConfigError(f"no usable {RESULT_FILE} under {args.root}; run some experiments there first, or point "
+                          "--root at the folder holding them")
     tables = build_tables(records)
     if args.paper:
         add_paper_rows(tables)
@@ -380,5 +397,11 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     return paths
 
 
+def main(argv: list[str] | None = None) -> int:
+    """The command line: exit status 0, or 2 with one ``error:`` line for a bad input."""
+    args = parse_args(argv)
+    return report_user_errors(lambda: write_leaderboard(args) and 0, args.debug)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,11 @@
 Only missing values are masked. MAPE additionally leaves out true zeros (real zero counts are
 scored by MAE and RMSE, but have no percentage error). Paper Table 2 labels its columns
 10/30/60 min for every city; we report ``minutes = step x interval`` instead.
+
+A metric over no scored value (a horizon step whose targets are all missing; MAPE of a series
+that is zero throughout) is undefined: NaN in :meth:`MetricAccumulator.per_step`, ``None`` in the
+report, never 0. A model whose errors are not finite (it diverged) is named by
+:meth:`MetricAccumulator.non_finite`.
 """
 from __future__ import annotations
 
@@ -39,30 +44,55 @@ class MetricAccumulator:
         self.pct += (ratio * nonzero).sum(dim=(0, 2)).cpu().numpy()
         self.pct_count += nonzero.sum(dim=(0, 2)).cpu().numpy()
 
+    @property
+    def scored(self) -> int:
+        """How many observed target values were scored."""
+        return int(self.count.sum())
+
     def per_step(self) -> dict[str, np.ndarray]:
-        count = np.maximum(self.count, 1)
+        """MAE, RMSE, MAPE per horizon step; NaN where the step scored nothing."""
         return {
-            "MAE": self.abs / count,
-            "RMSE": np.sqrt(self.sq / count),
-            "MAPE": 100.0 * self.pct / np.maximum(self.pct_count, 1),
+            "MAE": _mean(self.abs, self.count),
+            "RMSE": np.sqrt(_mean(self.sq, self.count)),
+            "MAPE": 100.0 * _mean(self.pct, self.pct_count),
         }
 
-    def report(self, interval_minutes: int) -> dict[str, dict[str, float]]:
-        """``{"step1": {...}, "step3": ..., "step6": ..., "avg": ...}`` plus every step in ``per_step``."""
+    def average(self) -> dict[str, float]:
+        """MAE, RMSE, MAPE over every step; NaN where nothing was scored."""
+        return {
+            "MAE": float(_mean(self.abs.sum(), self.count.sum())),
+            "RMSE": float(np.sqrt(_mean(self.sq.sum(), self.count.sum()))),
+            "MAPE": float(100.0 * _mean(self.pct.sum(), self.pct_count.sum())),
+        }
+
+    def non_finite(self) -> list[str]:
+        """The metrics whose summed errors are NaN or infinite (a diverged model); empty when all are finite."""
+        sums = {"MAE": self.abs, "RMSE": self.sq, "MAPE": self.pct}
+        return [name for name, values in sums.items() if not np.isfinite(values).all()]
+
+    def report(self, interval_minutes: int) -> dict[str, dict]:
+        """``{"step1": {...}, "step3": ..., "step6": ..., "avg": ...}`` plus every step in ``per_step``;
+        ``None`` for a value that is undefined or not finite."""
         per_step = self.per_step()
-        report: dict[str, dict[str, float]] = {}
+        report: dict[str, dict] = {}
         for step in REPORTED_STEPS:
             if step <= len(self.count):
                 report[f"step{step}"] = {"minutes": step * interval_minutes, **_pick(per_step, step - 1)}
-        avg_count = np.maximum(self.count.sum(), 1)
-        report["avg"] = {
-            "MAE": float(self.abs.sum() / avg_count),
-            "RMSE": float(np.sqrt(self.sq.sum() / avg_count)),
-            "MAPE": float(100.0 * self.pct.sum() / np.maximum(self.pct_count.sum(), 1)),
-        }
-        report["per_step"] = {name: values.tolist() for name, values in per_step.items()}
+        report["avg"] = {name: _number(value) for name, value in self.average().items()}
+        report["per_step"] = {name: [_number(v) for v in values] for name, values in per_step.items()}
         return report
 
 
-def _pick(per_step: dict[str, np.ndarray], index: int) -> dict[str, float]:
-    return {name: float(values[index]) for name, values in per_step.items()}
+def _mean(total: np.ndarray | float, count: np.ndarray | float) -> np.ndarray:
+    """``total / count``, NaN where ``count`` is 0."""
+    total, count = np.asarray(total, dtype=float), np.asarray(count, dtype=float)
+    return np.divide(total, count, out=np.full_like(total, np.nan), where=count > 0)
+
+
+def _number(value: float) -> float | None:
+    """``value`` as a JSON number; None when it is NaN or infinite."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _pick(per_step: dict[str, np.ndarray], index: int) -> dict[str, float | None]:
+    return {name: _number(values[index]) for name, values in per_step.items()}

@@ -1,15 +1,29 @@
-"""The one result-file format every method writes: ``test_metrics.json`` of a target city."""
+"""The one result-file format every method writes: ``test_metrics.json`` of a target city.
+
+A record whose metrics are not finite (the model diverged) says so in ``non_finite_metrics``
+(its values are ``null``); readers skip it. A checkpoint evaluated on its own writes
+``test_metrics_<checkpoint stem>_<digest of its path>.json`` (:func:`evaluation_result_file`).
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+from pathlib import Path
 from typing import Any
 
+from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.windows import CityWindows
-from tsjt_basicts.metrics import MetricAccumulator
+from tsjt_basicts.metrics import REPORTED_STEPS, MetricAccumulator
 
 RESULT_FILE = "test_metrics.json"
 WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
+RECORD_KEYS = ("method", "seed", "task", "target", "data_kind", "protocol", "interval_minutes", "metrics")
+
+
+class UnusableResult(ValueError):
+    """A result file that cannot be read back or holds no usable metrics; the message says why."""
 
 
 def run_folder(root: str, method: str, backbone: str, task: str, protocol: str, seed: int) -> str:
@@ -22,6 +36,8 @@ def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str
                   device: str) -> dict:
     """Metrics of the target's test windows plus what produced them (method, task, seed, device, ...)."""
     city = windows.city
+    if metrics.scored == 0:
+        raise DataError(no_test_value_message(windows))
     return {
         **meta,
         "target": city.name,
@@ -31,15 +47,63 @@ def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str
         "test_windows": len(windows),
         "device": device,
         "metrics": metrics.report(city.interval_minutes),
+        "non_finite_metrics": metrics.non_finite(),
     }
+
+
+def no_test_value_message(windows: CityWindows) -> str:
+    """Why nothing could be scored: the test range of the city, in steps and days."""
+    city = windows.city
+    first = int(windows.starts[0]) + windows.input_len
+    stop = int(windows.starts[-1]) + windows.input_len + windows.output_len
+    days = f"days {first / city.steps_per_day:.2f}-{stop / city.steps_per_day:.2f}"
+    return (f"city {city.name!r}: every value of its test range (steps {first}-{stop}, {days} of the series) is missing, "
+            "so no metric can be scored; give the city observed data at the end of its series, or make another city "
+            "the target")
+
+
+def evaluation_result_file(ckpt_path: str) -> str:
+    """``test_metrics_<stem>_<8 hex digits of the resolved path>.json``: one file per evaluated checkpoint."""
+    resolved = str(Path(ckpt_path).resolve())
+    return f"test_metrics_{Path(resolved).stem}_{hashlib.sha1(resolved.encode()).hexdigest()[:8]}.json"
 
 
 def write_result(folder: str, record: dict, filename: str = RESULT_FILE) -> str:
     """Write ``record`` to ``folder/filename`` atomically; returns the path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, filename)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(temporary, path)
+    temporary = f"{path}.{os.getpid()}.tmp"  # one per process: two writers never share a temporary file
+    try:
+        with open(temporary, "w") as f:
+            json.dump(record, f, indent=2)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
     return path
+
+
+def read_result(path: str | Path) -> dict:
+    """The record of result file ``path``; :class:`UnusableResult` when it is cut off, not a record,
+    or its metrics are not finite."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnusableResult(f"not a readable JSON file ({error}); a run killed while writing it?") from error
+    if not isinstance(record, dict):
+        raise UnusableResult("not a result record (a JSON object)")
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise UnusableResult(f"lacks {', '.join(missing)}")
+    if record.get("non_finite_metrics"):
+        raise UnusableResult(f"its {', '.join(record['non_finite_metrics'])} are not finite (the model diverged)")
+    if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in headline_metrics(record)):
+        raise UnusableResult("its MAE / RMSE at steps 1, 3, 6 or on average is missing or not finite")
+    return record
+
+
+def headline_metrics(record: dict) -> list:
+    """MAE and RMSE at the reported steps and on average (None where absent)."""
+    metrics = record["metrics"] if isinstance(record["metrics"], dict) else {}
+    at_steps = [metrics.get(step) for step in [*(f"step{step}" for step in REPORTED_STEPS), "avg"]]
+    return [values.get(name) if isinstance(values, dict) else None for values in at_steps for name in ("MAE", "RMSE")]
