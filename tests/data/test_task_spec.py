@@ -117,3 +117,18 @@ def test_the_suite_runs_a_task_file_in_spawned_processes(own_cities, tmp_path):
     for entry in entries:
         record = json.loads(result_path(entry, file, 0, "smoke", out).read_text())
         assert record["task"] == "mine" and record["target"] == "my-city"
+
+
+@pytest.mark.parametrize(
+    "blank, says",
+    [(slice(0, 400), "few-shot training range"), (slice(-300, None), "test range"), (slice(None), "few-shot")],
+)
+def test_a_target_range_without_data_is_refused_before_any_work(own_cities, tmp_path, blank, says):
+    city = synthetic_cities(0)[0]
+    series = city.series.copy()
+    series[blank] = np.nan
+    save_generic(replace(city, name="my-city", series=series), own_cities / "my-city")
+    with pytest.raises(DataError, match=says):
+        experiment_config(dict(target="my-city", sources=["other-a"], data_root=str(own_cities)),
+                          budget=BUDGETS["smoke"], method="TSJT-paper", ckpt_root=str(tmp_path / "ckpt"))
+    assert not (tmp_path / "ckpt").exists()

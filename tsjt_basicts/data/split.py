@@ -60,6 +60,9 @@ class StepRange:
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
 
+    def __str__(self) -> str:
+        return f"steps {self.start}-{self.stop}"
+
 
 @dataclass(frozen=True)
 class CitySplit:
@@ -137,3 +140,21 @@ def column_digests(city: City) -> set[bytes]:
         hashlib.blake2b(np.ascontiguousarray(values[:, node]).tobytes(), digest_size=16).digest()
         for node in np.flatnonzero(informative)
     }
+
+
+def check_observed(city: City, steps: StepRange, part: str, fix: str) -> None:
+    """Refuse a range of ``city`` that holds no observed value (it could neither train nor score)."""
+    if not city.valid_mask()[steps.start : steps.stop].any():
+        raise DataError(f"city {city.name!r}: its {part} range ({steps}) holds no observed value; {fix}")
+
+
+def check_task_protocol(target: City, sources: list[City], protocol: Protocol) -> None:
+    """Before any work: the target splits under ``protocol`` and every range the run reads has data."""
+    split = split_target(target, protocol)
+    fix = "check the series (NaN or, for speed data, 0 marks missing) or change target_days"
+    check_observed(target, split.train, "few-shot training", fix)
+    if split.val is not None:
+        check_observed(target, split.val, "validation", "set val_days=0 or " + fix)
+    check_observed(target, split.test, "test", "a test range without data cannot be scored; " + fix)
+    for source in sources:
+        check_observed(source, StepRange(0, source.num_steps), "whole", "remove it from the sources")

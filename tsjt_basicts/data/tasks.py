@@ -17,7 +17,7 @@ from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.digests import PAPER_GRAPHS, verify_file
 from tsjt_basicts.data.formats.generic import DATA_FILE, load_generic
 from tsjt_basicts.data.graphs import with_correlation_graph
-from tsjt_basicts.data.split import Protocol, check_sources, split_source
+from tsjt_basicts.data.split import Protocol, check_sources, check_task_protocol, split_source
 from tsjt_basicts.data.task_spec import SPEC_EXAMPLE, Task, TaskRef, is_task_file, read_task_file, task_from_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -230,4 +230,5 @@ def load_task(
         target = load_city(task.target, root, shared_root, protocol)
         sources = [as_source(load_city(source, root, shared_root, protocol)) for source in task.sources]
     check_sources(target, sources)
+    check_task_protocol(target, sources, protocol)
     return target, sources
