@@ -121,7 +121,7 @@ def test_the_suite_runs_a_task_file_in_spawned_processes(own_cities, tmp_path):
 
 @pytest.mark.parametrize(
     "blank, says",
-    [(slice(0, 400), "few-shot training range"), (slice(-300, None), "test range"), (slice(None), "few-shot")],
+    [(slice(0, 400), "few-shot training range"), (slice(-500, None), "test range"), (slice(None), "few-shot")],
 )
 def test_a_target_range_without_data_is_refused_before_any_work(own_cities, tmp_path, blank, says):
     city = synthetic_cities(0)[0]
