@@ -8,33 +8,27 @@
     python run.py --suite table2 --seeds 3 --budget cpu       # every method x task x seed + leaderboard
 
 A config file defines ``EXPERIMENT`` (the keyword arguments of
-:func:`tsjt_basicts.config.experiment_config`) for the gradient-trained methods, or ``BASELINE``
-(``method``, ``backbone``, ``task``, ``budget``) for a baseline; the command line overrides seed
-and devices. Results land in ``checkpoints/<method>_<backbone>/<task>/...``, the target city's
-test metrics in ``test_metrics.json``.
+:func:`tsjt_basicts.config.experiment_config`; ``budget`` and ``training`` may be named, e.g.
+``budget="smoke"``) for the gradient-trained methods, or ``BASELINE`` (``method``, ``backbone``,
+``task``, ``budget``) for a baseline; the command line overrides seed and devices. Results land in
+``checkpoints/<method>_<backbone>/<task>/...``, the target city's test metrics in
+``test_metrics.json`` (an evaluated checkpoint's in ``test_metrics_<checkpoint>_<digest>.json``).
+A mistake in the command or the config ends in one ``error:`` line (``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+from tsjt_basicts.config_file import check_experiment, load_config
+from tsjt_basicts.errors import ConfigError, UserError, report_user_errors
 
-def load_config(path: str) -> tuple[str, dict]:
-    """``("EXPERIMENT" | "BASELINE", the dict)`` of a config file."""
-    if not Path(path).is_file():
-        raise SystemExit(f"config file {path!r} not found; see configs/ for the available ones")
-    spec = importlib.util.spec_from_file_location(Path(path).stem.replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for kind in ("EXPERIMENT", "BASELINE"):
-        if isinstance(getattr(module, kind, None), dict):
-            return kind, dict(getattr(module, kind))
-    raise SystemExit(f"config file {path!r} must define EXPERIMENT = dict(...) or BASELINE = dict(...)")
+__all__ = ["load_config", "main"]
+BASELINE_KEYS = ("method", "backbone", "task", "budget", "out_root")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,75 +41,160 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ckpt", default=None, help="evaluate this checkpoint instead of training")
     parser.add_argument("--seeds", type=int, default=3, help="suite: seeds 0..N-1 per method and task")
     parser.add_argument("--budget", default="cpu", help="suite: named budget (smoke, cpu, paper)")
-    parser.add_argument("--tasks", nargs="*", default=None, help="suite: only these tasks")
+    parser.add_argument("--tasks", nargs="*", default=None,
+                        help="suite: only these tasks (names or task files my_task.toml)")
     parser.add_argument("--methods", nargs="*", default=None, help="suite: only these methods (e.g. TSJT_GWN HA)")
     parser.add_argument("--out-root", default=None, help="suite: results folder (default checkpoints/suite-<budget>)")
     parser.add_argument("--jobs", type=int, default=1, help="suite: runs at once, in separate processes")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
     return parser.parse_args(argv)
 
 
+def check_gpus(gpus: str | None) -> None:
+    """Refuse GPU ids this machine does not have, before any work (None = CPU)."""
+    if gpus is None:
+        return
+    ids = gpus.split(",")
+    if not all(i.strip().isdigit() for i in ids) or len(set(ids)) != len(ids):
+        raise ConfigError(f"--gpus {gpus!r}: give distinct GPU ids such as 0 or 0,1; omit --gpus to run on the CPU")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--gpus {gpus}: torch {torch.__version__} sees no CUDA GPU on this machine; "
+                          "omit --gpus to run on the CPU")
+    count = torch.cuda.device_count()
+    if max(map(int, ids)) >= count:
+        raise ConfigError(f"--gpus {gpus}: this machine has {count} GPU(s), ids 0-{count - 1}")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """The command line's own mistakes, before a config is read."""
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed {args.seed}: seeds are integers >= 0")
+    if args.ckpt is not None and args.suite:
+        raise ConfigError("--ckpt evaluates one checkpoint of a config: use it with -c CONFIG, not --suite")
+    if args.ckpt is not None and not Path(args.ckpt).is_file():
+        raise ConfigError(f"--ckpt {args.ckpt!r} is not a file; give the path of a .pt checkpoint in a run folder")
+    check_gpus(args.gpus)
+
+
 def run_suite_command(args: argparse.Namespace) -> int:
-    """Every missing run of the suite, then its leaderboard; non-zero exit if a run failed."""
+    """Every missing run of the suite, then its leaderboard; non-zero exit if a run or the leaderboard failed."""
     from tsjt_basicts import leaderboard
     from tsjt_basicts.suite import default_out_root, run_suite
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     out_root = args.out_root or default_out_root(args.budget)
     failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks, args.methods, args.jobs)
-    leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard")])
+    board = leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard"),
+                              *(["--debug"] if args.debug else [])])
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or board else 0
 
 
-def run_baseline_config(baseline: dict, seed: int, gpus: str | None) -> int:
+def check_baseline(baseline: dict, path: str) -> None:
+    """Known keys, method, budget and backbone of a ``BASELINE`` dict, before any work."""
+    from tsjt_basicts.config import BUDGETS, METHODS
+    from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
+
+    unknown = sorted(set(baseline) - set(BASELINE_KEYS))
+    missing = [key for key in ("method", "task", "budget") if key not in baseline]
+    if unknown or missing:
+        problem = f"unknown keys {unknown}" if unknown else f"no {', '.join(missing)}"
+        raise ConfigError(f"BASELINE of {path}: {problem}; its keys are {', '.join(BASELINE_KEYS)} "
+                          "(method, task and budget required)")
+    if baseline["budget"] not in BUDGETS:
+        raise ConfigError(f"BASELINE of {path}: unknown budget {baseline['budget']!r}; use one of {', '.join(BUDGETS)}")
+    entry = Entry(baseline["method"], baseline.get("backbone", "-"))
+    try:
+        if entry.method not in METHODS:
+            baseline_runner(entry)
+            baseline_config(entry, baseline["budget"])
+    except ValueError as error:  # an unknown method or backbone, raised while building the baseline's config
+        raise ConfigError(f"BASELINE of {path}: {error}") from error
+
+
+def run_baseline_config(baseline: dict, args: argparse.Namespace) -> int:
     from tsjt_basicts.suite import Entry, result_path, run_entry
 
-    unknown = set(baseline) - {"method", "backbone", "task", "budget", "out_root"}
-    if unknown:
-        raise SystemExit(f"unknown BASELINE keys {sorted(unknown)}; use method, backbone, task, budget, out_root")
+    if args.ckpt:
+        raise ConfigError("--ckpt evaluates a checkpoint of an EXPERIMENT config; baselines keep none: drop --ckpt")
+    check_baseline(baseline, args.config)
     baseline = {"backbone": "-", "out_root": "checkpoints", **baseline}
-    entry = Entry(baseline["method"], baseline["backbone"])
+    entry, seed = Entry(baseline["method"], baseline["backbone"]), args.seed or 0
     budget, out_root = baseline["budget"], baseline["out_root"]
-    run_entry(entry, baseline["task"], seed, budget, out_root, gpus)
-    path = result_path(entry, baseline["task"], seed, budget, out_root, gpus)
-    print(format_result(json.loads(path.read_text()), str(path)))
-    return 0
+    run_entry(entry, baseline["task"], seed, budget, out_root, args.gpus)
+    return show_result(result_path(entry, baseline["task"], seed, budget, out_root, args.gpus))
+
+
+def build_config(experiment: dict):
+    """``experiment_config(**experiment)``; a ValueError of a setting becomes one :class:`ConfigError` line."""
+    from tsjt_basicts.config import experiment_config
+
+    try:
+        return experiment_config(**experiment)
+    except UserError:  # a DataError or ConfigError already says what to do
+        raise
+    except ValueError as error:
+        raise ConfigError(f"EXPERIMENT: {error}") from error
+
+
+def run_experiment(experiment: dict, ckpt: str | None) -> int:
+    """Train ``experiment`` (TSJT: its source-ratio grid), or evaluate checkpoint ``ckpt`` with it."""
+    from dataclasses import replace
+
+    from tsjt_basicts.config import Training
+    from tsjt_basicts.grid import SOURCE_RATIO_GRID, grid_result_path, run_ratio_grid, uses_ratio_grid
+    from tsjt_basicts.launcher import launch_evaluation, launch_training
+
+    if uses_ratio_grid(experiment):
+        if ckpt:
+            raise ConfigError(f"{experiment.get('method', 'TSJT')} picks its source ratio by grid search; to evaluate "
+                              "one of its checkpoints set training=Training(source_ratio=<that run's ratio>)")
+        training = replace(experiment.get("training") or Training(), source_ratio=SOURCE_RATIO_GRID[0])
+        build_config({**experiment, "training": training, "grid_candidate": True})  # bad settings fail before work
+        run_ratio_grid(experiment)
+        return show_result(grid_result_path(experiment))
+    cfg = build_config(experiment)
+    runner = launch_evaluation(cfg, ckpt) if ckpt else launch_training(cfg)
+    if runner is None:  # several processes (DDP): each logs its own part
+        return 0
+    return show_result(Path(runner.ckpt_save_dir) / runner.result_file)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    if args.suite:
+        return run_suite_command(args)
+    kind, spec = load_config(args.config)
+    if kind == "BASELINE":
+        return run_baseline_config(spec, args)
+    overrides = {key: value for key, value in (("seed", args.seed), ("gpus", args.gpus)) if value is not None}
+    experiment = check_experiment({**spec, **overrides}, args.config)
+    check_gpus(experiment.get("gpus"))
+    return run_experiment(experiment, args.ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.suite:
-        return run_suite_command(args)
-    kind, experiment = load_config(args.config)
-    if kind == "BASELINE":
-        return run_baseline_config(experiment, args.seed or 0, args.gpus)
-    if args.seed is not None:
-        experiment["seed"] = args.seed
-    if args.gpus is not None:
-        experiment["gpus"] = args.gpus
+    return report_user_errors(lambda: run(args), args.debug)
 
-    from tsjt_basicts.config import experiment_config
-    from tsjt_basicts.data.city import DataError
-    from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
-    from tsjt_basicts.launcher import launch_evaluation, launch_training
-    from tsjt_basicts.results import RESULT_FILE
 
-    try:
-        if uses_ratio_grid(experiment) and not args.ckpt:  # TSJT: one run per source ratio, the best on validation
-            print(format_result(run_ratio_grid(experiment), str(grid_result_path(experiment))))
-            return 0
-        cfg = experiment_config(**experiment)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    runner = launch_evaluation(cfg, args.ckpt) if args.ckpt else launch_training(cfg)
-    if runner is not None:  # a single process: show the result
-        path = os.path.join(runner.ckpt_save_dir, RESULT_FILE)
-        with open(path) as f:
-            result = json.load(f)
-        print(format_result(result, path))
+def show_result(path: Path) -> int:
+    """Print the result file at ``path``; 1 with one ``error:`` line when its metrics are not finite."""
+    result = json.loads(Path(path).read_text())
+    print(format_result(result, str(path)))
+    if result.get("non_finite_metrics"):
+        print(f"error: {', '.join(result['non_finite_metrics'])} of {path} are not finite: the model diverged "
+              "(check the data for extreme values, or lower the learning rate)", file=sys.stderr)
+        return 1
     return 0
+
+
+def number(value: float | None, width: int, digits: int) -> str:
+    """``value`` right-aligned, or ``n/a`` where the metric is undefined (nothing to score, not finite)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:{width}.{digits}f}"
 
 
 def format_result(result: dict, path: str) -> str:
@@ -130,7 +209,10 @@ def format_result(result: dict, path: str) -> str:
         if key == "per_step":
             continue
         label = f"{key} ({values['minutes']} min)" if "minutes" in values else key
-        lines.append(f"{label:>14}  {values['MAE']:8.3f}  {values['RMSE']:8.3f}  {values['MAPE']:8.2f}")
+        cells = [number(values["MAE"], 8, 3), number(values["RMSE"], 8, 3), number(values["MAPE"], 8, 2)]
+        lines.append(f"{label:>14}  " + "  ".join(cells))
+    if result.get("checkpoint_path"):
+        lines.append(f"checkpoint {result['checkpoint_path']}")
     lines.append(f"saved to {path}")
     return "\n".join(lines)
 

@@ -3,6 +3,9 @@ import copy
 import json
 import math
 import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ from tsjt_basicts.config import Budget, Training, experiment_config
 from tsjt_basicts.launcher import launch_evaluation, launch_training
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.npm import DIAGNOSTIC_KEYS
+from tsjt_basicts.results import evaluation_result_file
+from tsjt_basicts.run_lock import LOCK_FILE, RunLocked, run_lock
 from tsjt_basicts.runner import TSJTRunner, take_gradients
 from tsjt_basicts.tsb import build_combiner
 
@@ -56,6 +61,7 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert result["metrics"]["step6"]["minutes"] == 60
     assert result["metrics"]["avg"]["MAE"] < 0.7 * mean_forecast_mae(runner)  # it learned something
     assert result["prompt_graph_used"] and result["checkpoint"] == "NodePromptedModel_best_val_MAE.pt"
+    assert result["resumed_from_epoch"] is None and not result["non_finite_metrics"]
     # after a short training the prompts differ between nodes and A_K's support is far from uniform
     diagnostics = result["diagnostics"]
     assert set(diagnostics) == set(DIAGNOSTIC_KEYS)
@@ -68,14 +74,47 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert "NodePromptedModel_best_val_MAE.pt" in checkpoints and "NodePromptedModel_3.pt" in checkpoints
 
     resumed = launch_training(tiny_config(tmp_path))  # the same config: BasicTS resumes, nothing left to train
-    assert resumed.start_epoch == 3
+    assert resumed.start_epoch == 3 and read_metrics(resumed)["resumed_from_epoch"] == 3  # the record says so
     assert read_metrics(resumed)["metrics"]["avg"] == pytest.approx(result["metrics"]["avg"])
+    assert not os.path.exists(os.path.join(runner.ckpt_save_dir, LOCK_FILE))  # released after each run
 
     best = os.path.join(runner.ckpt_save_dir, "NodePromptedModel_best_val_MAE.pt")
     evaluated = launch_evaluation(tiny_config(tmp_path), best)
-    standalone = read_metrics(evaluated, "test_metrics_NodePromptedModel_best_val_MAE.json")
+    assert evaluated.result_file == evaluation_result_file(best) != "test_metrics.json"
+    standalone = read_metrics(evaluated, evaluated.result_file)
     assert standalone["metrics"]["avg"] == pytest.approx(result["metrics"]["avg"])
+    assert standalone["checkpoint_path"] == os.path.abspath(best) and standalone["resumed_from_epoch"] is None
     assert read_metrics(evaluated) == read_metrics(resumed)  # the training result is left as it was
+
+
+def test_a_second_run_of_one_config_is_refused_naming_the_lock_and_pid(tmp_path):
+    cfg = tiny_config(tmp_path)
+    folder = os.path.join(cfg.ckpt_save_dir, cfg.md5)
+    with run_lock(folder) as lock:
+        with pytest.raises(RunLocked, match=rf"{lock} says process {os.getpid()} on .* is running this config"):
+            launch_training(cfg)
+        assert open(lock).read().split()[0] == str(os.getpid())
+    assert not os.path.exists(lock) and os.listdir(folder) == []  # refused before any file of the run
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / LOCK_FILE).write_text(f"{dead.stdout.strip()} {socket.gethostname()}\n")
+    with run_lock(str(tmp_path)) as lock:
+        assert open(lock).read().split()[0] == str(os.getpid())
+    assert os.listdir(tmp_path) == []  # nothing left behind: neither the lock nor the stale one moved aside
+
+
+def test_a_lock_of_another_host_or_being_written_counts_as_live(tmp_path):
+    (tmp_path / LOCK_FILE).write_text("1 some-other-host\n")
+    with pytest.raises(RunLocked, match="process 1 on some-other-host"):
+        run_lock(str(tmp_path)).__enter__()
+    (tmp_path / LOCK_FILE).write_text("")  # created, not yet written
+    with pytest.raises(RunLocked, match="just starting"):
+        run_lock(str(tmp_path)).__enter__()
+    os.utime(tmp_path / LOCK_FILE, (1, 1))  # an empty lock from long ago is stale
+    with run_lock(str(tmp_path)):
+        pass
 
 
 class Eq10SpyRunner(TSJTRunner):

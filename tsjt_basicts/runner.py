@@ -88,12 +88,18 @@ class TSJTRunner(BasicTSRunner):
         self.source_batches: list[dict[str, Any]] = []
         self.test_metrics: MetricAccumulator | None = None
         self.result_file = RESULT_FILE
-        self.evaluated_checkpoint = ""
+        self.evaluated_checkpoint = self.evaluated_checkpoint_path = ""
+        self.resumed_from_epoch: int | None = None
 
     def _init_train(self) -> None:
         super()._init_train()
         self.register_meter("train/dropped_parallel", "train", "{:.3f}")
         self.register_meter("train/grad_cosine", "train", "{:.3f}")
+
+    def _load_model_resume(self, strict: bool = True) -> None:
+        """BasicTS's resume from the run folder's last checkpoint; remembers the epoch it resumed from."""
+        super()._load_model_resume(strict)
+        self.resumed_from_epoch = self.start_epoch or None
 
     def on_epoch_start(self, epoch: int) -> None:
         super().on_epoch_start(epoch)
@@ -167,7 +173,9 @@ class TSJTRunner(BasicTSRunner):
 
     def on_eval_start(self, ckpt_path: str | None) -> None:
         super().on_eval_start(ckpt_path)
-        self.evaluated_checkpoint = os.path.basename(ckpt_path) if ckpt_path else f"{self.model_name}_best_val_{self.target_metric}.pt"
+        ckpt_path = ckpt_path or os.path.join(self.ckpt_save_dir, f"{self.model_name}_best_val_{self.target_metric}.pt")
+        self.evaluated_checkpoint = os.path.basename(ckpt_path)
+        self.evaluated_checkpoint_path = os.path.abspath(ckpt_path)
         self.test_metrics = MetricAccumulator(self.cfg.output_len)
 
     def _save_results(self, batch_idx: int, batch_data: dict[str, Any]) -> None:
@@ -187,7 +195,8 @@ class TSJTRunner(BasicTSRunner):
         """``test_metrics.json``: protocol metrics of the target city plus what produced them, and the
         training curve (also drawn as ``train_curve.png``)."""
         dataset = self.test_data_loader.dataset
-        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "train_curve": self.train_curve(),
+        meta = {**self.meta, "checkpoint": self.evaluated_checkpoint, "checkpoint_path": self.evaluated_checkpoint_path,
+                "resumed_from_epoch": self.resumed_from_epoch, "train_curve": self.train_curve(),
                 "selection": {"val_MAE": getattr(self, "best_metrics", {}).get(f"val/{self.target_metric}")}}
         if meta["train_curve"]:
             m = self.meta
@@ -200,3 +209,5 @@ class TSJTRunner(BasicTSRunner):
         record = result_record(meta, dataset.target_windows, dataset.protocol.name, self.test_metrics, device)
         path = write_result(self.ckpt_save_dir, record, self.result_file)
         self.logger.info(f"Test metrics ({record['protocol']} protocol, {record['data_kind']} data) saved to {path}.")
+        if record["non_finite_metrics"]:
+            self.logger.error(f"{', '.join(record['non_finite_metrics'])} not finite: the model diverged ({path}).")
