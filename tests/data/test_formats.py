@@ -244,3 +244,58 @@ def test_the_calendar_comes_from_the_start_time_and_no_weekday_is_invented(tmp_p
     write_npz(tmp_path / "c", values=service, adj=graph, steps_per_day=18, start=np.str_("2020-01-04T06:00"))
     metro = load_generic(tmp_path / "c")
     assert (metro.start_day_of_week, metro.start_step_of_day) == (5, 0)  # the service day's first step
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [(False, False), ("false", False), ("FALSE", False), ("0", False), (0, False), (True, True), ("True", True)]
+    + [("1", True), (None, False)],
+)
+def test_meta_booleans_are_read_strictly(tmp_path, written, read):
+    folder = write_npz(tmp_path, adj=np.eye(3))
+    (folder / "meta.json").write_text(json.dumps({"zero_is_missing": written}))
+    assert load_generic(folder).zero_is_missing is read
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("zero_is_missing", "no", r"meta.json: zero_is_missing is 'no'; write true or false"),
+        ("zero_is_missing", 2, r"zero_is_missing is 2; write true or false"),
+        ("zero_is_missing", [], r"zero_is_missing is \[\]; write true or false"),
+        ("start_day_of_week", 7, r"start_day_of_week is 7; it must be below 7"),
+        ("start_day_of_week", "Monday", r"start_day_of_week is 'Monday'; write a whole number"),
+        ("start_step_of_day", -1, r"start_step_of_day is -1; write a whole number"),
+        ("kind", "Synthetic", r"kind is 'Synthetic'; write \"real\" or \"synthetic\""),
+    ],
+)
+def test_meta_values_of_another_form_are_refused_naming_file_and_key(tmp_path, key, value, message):
+    folder = write_npz(tmp_path, adj=np.eye(3))
+    (folder / "meta.json").write_text(json.dumps({key: value}))
+    with pytest.raises(DataError, match=message):
+        load_generic(folder)
+
+
+def test_meta_that_is_not_an_object_is_refused(tmp_path):
+    folder = write_npz(tmp_path, adj=np.eye(3))
+    (folder / "meta.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="holds list, not an object of settings"):
+        load_generic(folder)
+
+
+@pytest.mark.parametrize("bad", [1e30, -2e15, np.inf, -np.inf])
+def test_implausible_values_are_refused_naming_count_step_and_node(bad):
+    series = np.ones((48, 3), np.float32)
+    series[5, 1] = np.nan
+    series[7, 2] = bad
+    series[9, 0] = bad
+    message = r"city 'c': 2 value\(s\) are inf or beyond \+-1e\+15, the first .* at step 7, node 2; mark missing values"
+    with pytest.raises(DataError, match=message):
+        City("c", series, np.eye(3), 60, 24)
+    series[[7, 9], [2, 0]] = 1e14  # large, yet inside float32 arithmetic
+    assert City("c", series, np.eye(3), 60, 24).num_nodes == 3
+
+
+def test_a_weekday_outside_the_week_is_refused():
+    with pytest.raises(DataError, match=r"start_day_of_week must be 0 \(Monday\) \.\. 6"):
+        City("c", np.ones((48, 3)), np.eye(3), 60, 24, start_day_of_week=7)

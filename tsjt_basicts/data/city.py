@@ -9,6 +9,12 @@ import numpy as np
 from tsjt_basicts.errors import UserError
 
 DataKind = Literal["real", "synthetic"]
+
+# Largest magnitude a value may have. Squares of 1e15 (1e30) and sums of up to 1e8 of them (1e38)
+# stay below float32's 3.4e38, so losses, RMSE and scalers stay finite; a real traffic quantity
+# (speed, count, volume) is many orders of magnitude smaller, so a larger value is a unit or
+# missing-value mark gone wrong (1e30, -9.9e30 fill values).
+MAX_ABS_VALUE = 1e15
 GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
 
 
@@ -71,8 +77,12 @@ class City:
                 f"city {self.name!r}: start_step_of_day must be in [0, {self.steps_per_day}), "
                 f"got {self.start_step_of_day}"
             )
-        if np.isinf(series).any():
-            raise DataError(f"city {self.name!r}: series holds inf values; mark missing values with NaN instead")
+        if not 0 <= (self.start_day_of_week or 0) <= 6:
+            raise DataError(
+                f"city {self.name!r}: start_day_of_week must be 0 (Monday) .. 6 or unknown, "
+                f"got {self.start_day_of_week}"
+            )
+        refuse_implausible_values(series, self.name)
 
     @property
     def num_steps(self) -> int:
@@ -99,6 +109,18 @@ class City:
             f"{self.name} ({self.kind}): {self.num_nodes} nodes, {self.num_steps} steps of "
             f"{self.interval_minutes} min ({self.num_days:.1f} days), graph {self.graph_source} "
             f"with {int((self.adjacency > 0).sum())} edges"
+        )
+
+
+def refuse_implausible_values(series: np.ndarray, city_name: str) -> None:
+    """Refuse inf and values beyond :data:`MAX_ABS_VALUE`, naming the count and the first (step, node)."""
+    implausible = np.abs(series) > MAX_ABS_VALUE  # False for NaN, True for inf
+    if implausible.any():
+        step, node, channel = np.argwhere(implausible)[0]
+        raise DataError(
+            f"city {city_name!r}: {int(implausible.sum())} value(s) are inf or beyond +-{MAX_ABS_VALUE:.0e}, "
+            f"the first {float(series[step, node, channel]):g} at step {step}, node {node}; mark missing values "
+            "with NaN (not a huge fill value) and check the units"
         )
 
 

@@ -8,9 +8,11 @@
   ``start`` (ISO time of step 0, or empty), ``node_ids`` ``[N]`` (all optional; without ``adj``
   a graph is built by :func:`ensure_graph`; other keys are ignored).
 
-``meta.json`` keys read (all optional): ``dataset`` (name), ``zero_is_missing``,
-``start_day_of_week`` and ``start_step_of_day`` (used when ``start`` is empty), ``graph_source``
-and ``kind``. Without a start date the day-of-week feature stays 0.
+``meta.json`` keys read (all optional): ``dataset`` (name), ``zero_is_missing`` (true / false, or
+the strings "true" / "false" / "1" / "0"), ``start_day_of_week`` (0 = Monday .. 6) and
+``start_step_of_day`` (used when ``start`` is empty), ``graph_source`` and ``kind`` ("real" or
+"synthetic"). A value of another form is refused, naming the file and key. Without a start date
+the day-of-week feature stays 0.
 """
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ from typing import get_args
 
 import numpy as np
 
-from tsjt_basicts.data.city import City, DataError, GraphSource
+from tsjt_basicts.data.city import City, DataError, DataKind, GraphSource
 from tsjt_basicts.data.formats import about, calendar_of_start, read_json, require_file, write_atomically
 from tsjt_basicts.data.graphs import distance_kernel, ensure_graph
 from tsjt_basicts.data.split import Protocol
 
 DATA_FILE, META_FILE = "data.npz", "meta.json"
 REQUIRED_KEYS = ("values", "interval_minutes", "steps_per_day")
+FLAG_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -44,6 +47,40 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{path} lacks {missing}; add them (values [T, N], NaN = missing; interval and steps per day)")
     return arrays
+
+
+def meta_flag(meta: dict, key: str, where: Path, default: bool) -> bool:
+    """``meta[key]`` read strictly as a boolean (``default`` when absent or null)."""
+    value = meta.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if word not in FLAG_WORDS:
+        raise DataError(f"{where}: {key} is {value!r}; write true or false")
+    return FLAG_WORDS[word]
+
+
+def meta_count(meta: dict, key: str, where: Path, limit: int | None = None) -> int | None:
+    """``meta[key]`` as a whole number in ``[0, limit)`` (None when absent or null)."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdecimal():
+        raise DataError(f"{where}: {key} is {value!r}; write a whole number >= 0 or null")
+    number = int(str(value).strip())
+    if limit is not None and number >= limit:
+        raise DataError(f"{where}: {key} is {number}; it must be below {limit}")
+    return number
+
+
+def meta_kind(meta: dict, where: Path) -> DataKind:
+    """``meta["kind"]``: "real" (also when absent) or "synthetic"."""
+    kind = meta.get("kind") or "real"
+    if kind not in get_args(DataKind):
+        raise DataError(f"{where}: kind is {kind!r}; write \"real\" or \"synthetic\"")
+    return kind
 
 
 def coordinates_of(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -83,6 +120,8 @@ def load_generic(
     meta_path = folder / META_FILE
     arrays = read_npz(data_path)
     meta = read_json(meta_path, "settings") if meta_path.is_file() else {}
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path} holds {type(meta).__name__}, not an object of settings; write {{\"key\": value}}")
     values = arrays["values"]
     if values.ndim != 2:
         raise DataError(f"{data_path}: values is {values.shape}; it must be [T, N] (one quantity, NaN = missing)")
@@ -98,7 +137,8 @@ def load_generic(
     interval, steps_per_day = int(arrays["interval_minutes"]), int(arrays["steps_per_day"])
     weekday, step_of_day = calendar_of_start(start, interval, steps_per_day, data_path)
     if not start:
-        weekday, step_of_day = meta.get("start_day_of_week"), int(meta.get("start_step_of_day") or 0)
+        weekday = meta_count(meta, "start_day_of_week", meta_path, limit=7)
+        step_of_day = meta_count(meta, "start_step_of_day", meta_path, limit=steps_per_day) or 0
     with about(data_path):
         return ensure_graph(
             name or meta.get("dataset") or folder.name,
@@ -109,8 +149,10 @@ def load_generic(
             graph_source=graph_source,
             interval_minutes=interval,
             steps_per_day=steps_per_day,
-            zero_is_missing=bool(meta.get("zero_is_missing", False)) if zero_is_missing is None else zero_is_missing,
-            kind="synthetic" if meta.get("kind") == "synthetic" else "real",
+            zero_is_missing=meta_flag(meta, "zero_is_missing", meta_path, False)
+            if zero_is_missing is None
+            else zero_is_missing,
+            kind=meta_kind(meta, meta_path),
             start_day_of_week=weekday,
             start_step_of_day=step_of_day,
             same_sensors_as=same_sensors_as,
