@@ -46,7 +46,7 @@ def test_own_city_from_stgfsl_files_is_prepared_and_loadable(tmp_path):
 
 def test_own_stgfsl_city_needs_an_interval(tmp_path, capsys):
     fake_stgfsl(tmp_path / "in")
-    assert run("--city", "my-city", "--from", tmp_path / "in", "--out", tmp_path / "out") == 1
+    assert run("--city", "my-city", "--from", tmp_path / "in", "--out", tmp_path / "out") == 2
     assert "pass --interval-minutes" in capsys.readouterr().err
 
 
@@ -88,7 +88,7 @@ def test_failed_run_leaves_an_existing_folder_untouched(tmp_path, monkeypatch):
         run(*argv)
     monkeypatch.undo()
     (tmp_path / "in" / "dataset.npy").write_bytes(b"garbage")
-    assert run(*argv) == 1
+    assert run(*argv) == 2
     assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "my-city").iterdir()} == before
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["my-city"]
 

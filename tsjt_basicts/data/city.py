@@ -9,13 +9,13 @@ import numpy as np
 from tsjt_basicts.errors import UserError
 
 DataKind = Literal["real", "synthetic"]
+GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
 
 # Largest magnitude a value may have. Squares of 1e15 (1e30) and sums of up to 1e8 of them (1e38)
 # stay below float32's 3.4e38, so losses, RMSE and scalers stay finite; a real traffic quantity
 # (speed, count, volume) is many orders of magnitude smaller, so a larger value is a unit or
 # missing-value mark gone wrong (1e30, -9.9e30 fill values).
 MAX_ABS_VALUE = 1e15
-GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
 
 
 class DataError(UserError):
