@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -31,10 +32,15 @@ import numpy as np
 from statsmodels.tsa.arima.model import ARIMA
 from threadpoolctl import threadpool_limits
 
-from baselines.common import Forecast, input_steps, parser, run_baseline, summary
+from baselines.checks import is_int
+from baselines.cli import cli_main, parser
+from baselines.common import Forecast, StatisticalConfig, input_steps, run_baseline
 from baselines.ha import slot_forecast, slot_means
+from baselines.progress import bar
 from tsjt_basicts.data.city import City
 from tsjt_basicts.data.split import Protocol, StepRange
+from tsjt_basicts.data.task_spec import TaskRef
+from tsjt_basicts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 ARIMA_ORDER = (3, 0, 1)
@@ -98,12 +104,12 @@ def fit_node(
 
 
 def fit_nodes(series: np.ndarray, job: partial, max_workers: int) -> list[NodeModel]:
-    """Fit every column of ``series`` ``[T, N]``, in ``max_workers`` processes."""
+    """Fit every column of ``series`` ``[T, N]``, in ``max_workers`` processes (a progress bar over the nodes)."""
     columns = [np.ascontiguousarray(series[:, node]) for node in range(series.shape[1])]
     if max_workers == 1:
-        return [job(column) for column in columns]
+        return [job(column) for column in bar(columns, len(columns), "ARIMA nodes")]
     with ProcessPoolExecutor(max_workers=max_workers) as pool:
-        return list(pool.map(job, columns))
+        return list(bar(pool.map(job, columns), len(columns), "ARIMA nodes"))
 
 
 def fit_arima(
@@ -122,7 +128,9 @@ def fit_arima(
         fit_node, order=order, input_len=protocol.input_len, output_len=protocol.output_len,
         maxiter=maxiter, time_limit_s=time_limit_s,
     )
-    models = fit_nodes(values[steps.start : steps.stop], job, max_workers or min(2, os.cpu_count() or 1))
+    workers = max_workers or min(2, os.cpu_count() or 1)
+    logger.info("ARIMA%s on %s: fitting %d nodes in %d process(es)", order, city.name, city.num_nodes, workers)
+    models = fit_nodes(values[steps.start : steps.stop], job, workers)
     for node, model in enumerate(models):
         if model.fallback:
             logger.warning("ARIMA%s on %s, node %d: %s; forecasting it by HA", order, city.name, node, model.fallback)
@@ -142,7 +150,7 @@ def fit_arima(
 
 
 def run(
-    task: str,
+    task: TaskRef,
     seed: int = 0,
     protocol: str = "strict",
     out_root: str = "checkpoints",
@@ -151,23 +159,26 @@ def run(
     data_seed: int = 0,
     max_workers: int | None = None,
 ) -> dict:
-    """ARIMA on ``task``; writes ``<out_root>/ARIMA/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+    """ARIMA on ``task`` (a name, spec or task file); writes its record at
+    :func:`~baselines.common.baseline_result_path` (``<out_root>/ARIMA/<task>/<protocol>_seed<seed>/<digest>/``).
+
+    ``max_workers`` (default min(2, CPUs)) changes the speed, not the result, so it is not a setting of the run.
+    """
+    if max_workers is not None and (not is_int(max_workers) or max_workers < 1):
+        raise ConfigError(f"ARIMA: max_workers (processes fitting nodes) must be an integer >= 1, got {max_workers!r}")
+    config = StatisticalConfig(target_days, data_seed)
     fit = partial(fit_arima, max_workers=max_workers)
-    return run_baseline("ARIMA", fit, task, seed, protocol, out_root, data_root, target_days, data_seed)
+    return run_baseline("ARIMA", fit, task, seed, protocol, out_root, data_root, config)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     cli = parser("ARIMA")
     cli.add_argument("--workers", type=int, default=None, help="processes fitting nodes (default: min(2, CPUs))")
-    args = cli.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    record = run(
+    return cli_main(cli, argv, lambda args: run(
         args.task, args.seed, args.protocol, args.out_root, args.data_root, args.target_days, args.data_seed,
         args.workers,
-    )
-    print(summary(record))
-    return record
+    ))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,31 +1,85 @@
-"""What HA and ARIMA share: fit on the target's few-shot steps, score its test windows, write the record.
+"""What the baselines share: the shared protocol's data, scoring, model selection and result files.
 
 Everything goes through the project's own protocol objects (:func:`split_target`,
 :func:`city_windows`, :class:`MetricAccumulator`, :func:`result_record`), so a baseline's
 ``test_metrics.json`` is scored on exactly the windows, mask and units of the gradient methods.
+Where it lands covers every setting of the run (:func:`baseline_result_path`), and a result made
+with other settings or data is never overwritten (:mod:`baselines.records`).
 """
 from __future__ import annotations
 
-import argparse
-import os
+import logging
 from dataclasses import asdict, dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from tsjt_basicts.data.city import City, DataError
-from tsjt_basicts.data.split import VAL_DAYS, Protocol, StepRange, split_source, split_target
-from tsjt_basicts.data.tasks import TASKS, load_task
-from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
+from baselines.checks import NON_NEGATIVE, POSITIVE, check_settings, is_int, setting
+from baselines.progress import phase
+from baselines.records import ResultFile, data_digest, result_location
 from tsjt_basicts.curves import CURVE_PNG, CurveLog, plot_curve
+from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.split import Protocol, StepRange, split_source, split_target
+from tsjt_basicts.data.task_spec import TaskRef
+from tsjt_basicts.data.tasks import TASKS, load_task, resolve_task, task_label
+from tsjt_basicts.data.windows import Batch, CityWindows, city_windows
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.metrics import MetricAccumulator
-from tsjt_basicts.results import result_record, run_folder, write_result
+from tsjt_basicts.results import result_record
+
+logger = logging.getLogger(__name__)
 
 Forecast = Callable[[np.ndarray], np.ndarray]
 """Window start steps ``[B]`` -> forecasts ``[B, output_len, N]`` in the city's units."""
 Fit = Callable[[City, StepRange, Protocol], Forecast]
 """Fits a baseline on the target's few-shot training steps."""
+
+
+@dataclass(frozen=True)
+class StatisticalConfig:
+    """Settings of HA and ARIMA (fitted on the target alone, deterministic); ``config=None`` means these defaults."""
+
+    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
+    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+def task_identity(task: TaskRef) -> Any:
+    """A registered task by its name, a user's task by its whole spec (name, cities, data root)."""
+    resolved = resolve_task(task)
+    return resolved.name if resolved.name in TASKS else {**asdict(resolved), "sources": list(resolved.sources)}
+
+
+def run_settings(method: str, backbone: str, task: TaskRef, seed: int, config, protocol: str = "strict") -> dict:
+    """Every setting that decides a baseline run's result (its data aside); ``config=None``: HA / ARIMA defaults."""
+    if not is_int(seed) or seed < 0:
+        raise ConfigError(f"{method}: seed must be an integer >= 0, got {seed!r}")
+    return {"method": method, "backbone": backbone, "task": task_identity(task), "seed": seed, "protocol": protocol,
+            "config": asdict(config if config is not None else StatisticalConfig())}
+
+
+def baseline_result_path(method: str, backbone: str, task: TaskRef, seed: int, out_root: str, config,
+                         protocol: str = "strict") -> Path:
+    """Where a baseline run's ``test_metrics.json`` lands: its run folder, then the digest of its settings.
+
+    ``<out_root>/<method>[_<backbone>]/<task>/<protocol>_seed<k>/<digest>/test_metrics.json``; ``backbone``
+    is "-" for HA / ARIMA, whose ``config`` is None (their defaults) or a :class:`StatisticalConfig`.
+    """
+    return result_location(out_root, task_label(task), run_settings(method, backbone, task, seed, config, protocol))
+
+
+def claim_result(method: str, backbone: str, task: TaskRef, seed: int, out_root: str, config, protocol: str,
+                 digest_of_data: str) -> ResultFile:
+    """The run's result file, refused at once when a result of other settings or data is there."""
+    settings = run_settings(method, backbone, task, seed, config, protocol)
+    name = task_label(task)
+    result = ResultFile(result_location(out_root, name, settings), name, settings, digest_of_data)
+    result.check_free()
+    return result
 
 
 def finetune_batches(positions: np.ndarray, steps: int, batch_size: int, rng: np.random.Generator):
@@ -52,42 +106,36 @@ def output_steps(starts: np.ndarray, protocol: Protocol) -> np.ndarray:
 
 def evaluate(target: City, fit: Fit, meta: dict, protocol: Protocol, batch_size: int = 256) -> dict:
     """Fit on the few-shot training range, score every test window; the result record (not written)."""
+    method = meta["method"]
     split = split_target(target, protocol)
     windows = city_windows(target, split, "test", protocol)
-    forecast = fit(target, split.train, protocol)
+    with phase(logger, method, "fitting", f"on the {len(split.train)} few-shot steps of {target.name}"):
+        forecast = fit(target, split.train, protocol)
     metrics = MetricAccumulator(protocol.output_len)
-    for first in range(0, len(windows), batch_size):
-        positions = np.arange(first, min(first + batch_size, len(windows)))
-        batch = windows.batch(positions)
-        prediction = torch.from_numpy(forecast(windows.starts[positions]).astype(np.float32))
-        metrics.update(prediction, batch.targets, batch.mask)
+    with phase(logger, method, "testing", f"on {len(windows)} test windows"):
+        for first in range(0, len(windows), batch_size):
+            positions = np.arange(first, min(first + batch_size, len(windows)))
+            batch = windows.batch(positions)
+            prediction = torch.from_numpy(forecast(windows.starts[positions]).astype(np.float32))
+            metrics.update(prediction, batch.targets, batch.mask)
     return result_record(meta, windows, protocol.name, metrics, device="cpu")
 
 
-def run_baseline(
-    method: str,
-    fit: Fit,
-    task: str,
-    seed: int,
-    protocol: str,
-    out_root: str,
-    data_root: str | None,
-    target_days: float,
-    data_seed: int,
-) -> dict:
-    """Evaluate ``fit`` on ``task`` and write ``<out_root>/<method>/<task>/<protocol>_seed<seed>/test_metrics.json``.
+def run_baseline(method: str, fit: Fit, task: TaskRef, seed: int, protocol: str, out_root: str, data_root: str | None,
+                 config: StatisticalConfig) -> dict:
+    """Evaluate ``fit`` on ``task`` and write its record at :func:`baseline_result_path` (no backbone).
 
     The baselines are deterministic: ``seed`` only labels the record (so it pairs with the
-    gradient methods' seeds); ``data_seed`` generates the synthetic cities, as for those methods.
+    gradient methods' seeds); ``config.data_seed`` generates the synthetic cities, as for those methods.
     """
-    split_protocol = Protocol(name=protocol, target_days=target_days)
-    target, _ = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
-    meta = {
-        "method": method, "backbone": "-", "task": task, "seed": seed,
-        "target_days": target_days, "data_seed": data_seed,
-    }
-    record = evaluate(target, fit, meta, split_protocol)
-    write_result(run_folder(out_root, method, "-", task, protocol, seed), record)
+    split_protocol = Protocol(name=protocol, target_days=config.target_days)
+    with phase(logger, method, "loading", f"task {task_label(task)}"):
+        target, sources = load_task(task, data_root=data_root, seed=config.data_seed, protocol=split_protocol)
+    result = claim_result(method, "-", task, seed, out_root, config, protocol, data_digest(target, sources))
+    with result.held():
+        meta = {**result.meta(), "target_days": config.target_days, "data_seed": config.data_seed}
+        record = evaluate(target, fit, meta, split_protocol)
+        result.write(record)
     return record
 
 
@@ -101,25 +149,31 @@ class TransferData:
     target_val: CityWindows | None  # the last ``val_days`` of the few-shot days: model selection
     target_test: CityWindows
     sources: list[CityWindows]
+    digest: str  # of the task's data (:func:`baselines.records.data_digest`)
 
 
-def transfer_data(method: str, task: str, protocol: str, target_days: float, data_seed: int,
+def transfer_data(method: str, task: TaskRef, protocol: str, target_days: float, data_seed: int,
                   data_root: str | None, device: str = "cpu", val_days: float = 0.0) -> TransferData:
     """The task's few-shot target windows (training and validation part), test windows and source
     windows (sources are required), on ``device``."""
     split_protocol = Protocol(name=protocol, target_days=target_days, val_days=val_days)
-    target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
-    if not sources:
-        raise DataError(f"task {task!r} has no source city; {method} needs sources to transfer from")
-    split = split_target(target, split_protocol)
-    return TransferData(
-        split_protocol,
-        split.train,
-        city_windows(target, split, "train", split_protocol).to(device),
-        city_windows(target, split, "val", split_protocol).to(device) if split.val is not None else None,
-        city_windows(target, split, "test", split_protocol).to(device),
-        [city_windows(c, split_source(c), "train", split_protocol).to(device) for c in sources],
-    )
+    with phase(logger, method, "loading", f"task {task_label(task)}"):
+        target, sources = load_task(task, data_root=data_root, seed=data_seed, protocol=split_protocol)
+        if not sources:
+            raise DataError(f"task {task_label(task)!r} has no source city; {method} needs sources to transfer from")
+        split = split_target(target, split_protocol)
+        data = TransferData(
+            split_protocol,
+            split.train,
+            city_windows(target, split, "train", split_protocol).to(device),
+            city_windows(target, split, "val", split_protocol).to(device) if split.val is not None else None,
+            city_windows(target, split, "test", split_protocol).to(device),
+            [city_windows(c, split_source(c), "train", split_protocol).to(device) for c in sources],
+            data_digest(target, sources),
+        )
+    logger.info("%s: target %s (%d few-shot training windows), %d source cities (%s)", method, target.name,
+                len(data.target_train), len(sources), ", ".join(c.name for c in sources))
+    return data
 
 
 @torch.no_grad()
@@ -169,46 +223,32 @@ class BestOnValidation:
         return {"selected_step": step, "val_MAE": mae}
 
 
-def write_transfer_result(method: str, backbone: str, task: str, seed: int, out_root: str, config,
-                          data: TransferData, metrics: MetricAccumulator, curve: CurveLog, selection: dict) -> dict:
-    """Write ``<out_root>/<method>_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json`` and the
+def finetune_and_test(result: ResultFile, config, data: TransferData, model: torch.nn.Module,
+                      finetune: Callable[[BestOnValidation], CurveLog],
+                      score: Callable[[CityWindows], MetricAccumulator]) -> dict:
+    """The last phases of every trained baseline: ``finetune(selector)`` on the target's few-shot windows
+    (the step picked on its validation days), ``score`` its test windows, write the record."""
+    method, target = result.settings["method"], data.target_train.city.name
+    selector = BestOnValidation(model, validation_mae(score, data.target_val), config.eval_every, config.finetune_steps)
+    with phase(logger, method, "fine-tuning", f"on target {target}, {config.finetune_steps} steps"):
+        curve = finetune(selector)
+    selection = selector.restore()
+    with phase(logger, method, "testing", f"on {len(data.target_test)} test windows of {target}"):
+        metrics = score(data.target_test)
+    return write_transfer_result(result, config, data, metrics, curve, selection)
+
+
+def write_transfer_result(result: ResultFile, config, data: TransferData, metrics: MetricAccumulator,
+                          curve: CurveLog, selection: dict) -> dict:
+    """Write a transfer baseline's record (its config, compute, loss curve and model selection) and the
     fine-tuning loss curve as ``train_curve.png`` beside it."""
     meta = {
-        "method": method, "backbone": backbone, "task": task, "seed": seed,
-        "target_days": config.target_days, "data_seed": config.data_seed, "config": asdict(config),
+        **result.meta(), "target_days": config.target_days, "data_seed": config.data_seed,
         "compute": config.compute(), "train_curve": curve.points, "selection": selection,
     }
     record = result_record(meta, data.target_test, data.protocol.name, metrics, str(data.target_test.features.device))
-    folder = run_folder(out_root, method, backbone, task, data.protocol.name, seed)
-    write_result(folder, record)
+    path = result.write(record)
     if curve.points:
-        plot_curve(curve.points, os.path.join(folder, CURVE_PNG), f"{method} ({backbone}) on {task}, seed {seed}")
+        method, backbone, seed = meta["method"], meta["backbone"], meta["seed"]
+        plot_curve(curve.points, str(path.parent / CURVE_PNG), f"{method} ({backbone}) on {meta['task']}, seed {seed}")
     return record
-
-
-def parser(method: str, trained: bool = False) -> argparse.ArgumentParser:
-    """The command line every baseline shares (``trained``: also ``--device``)."""
-    cli = argparse.ArgumentParser(
-        prog=f"python -m baselines.{method.lower()}",
-        description=f"{method} on a task's target city; writes test_metrics.json",
-    )
-    cli.add_argument("--task", required=True, choices=sorted(TASKS), help="named cross-city task")
-    seeding = "seed of initialisation and sampling" if trained else "run label (the baseline is deterministic)"
-    cli.add_argument("--seed", type=int, default=0, help=seeding)
-    cli.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic cities")
-    cli.add_argument("--protocol", choices=("strict", "stgfsl"), default="strict", help="few-shot protocol")
-    cli.add_argument("--target-days", type=float, default=3.0, help="few-shot days of the target city")
-    cli.add_argument("--out-root", default="checkpoints", help="results go to OUT_ROOT/<method>/<task>/...")
-    cli.add_argument("--data-root", default=None, help="prepared cities (default: the project's datasets/)")
-    if trained:
-        cli.add_argument("--device", default="cpu", help="torch device to train and test on, e.g. cuda:0")
-    return cli
-
-
-def summary(record: dict) -> str:
-    """One line: method, target, data kind, protocol and the averaged metrics."""
-    avg = record["metrics"]["avg"]
-    return (
-        f"{record['method']} on {record['target']} [{record['data_kind']} data, {record['protocol']} protocol, "
-        f"seed {record['seed']}]: avg MAE {avg['MAE']:.4f}, RMSE {avg['RMSE']:.4f}, MAPE {avg['MAPE']:.2f}%"
-    )

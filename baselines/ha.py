@@ -14,11 +14,15 @@ Deterministic; the forecast depends only on the window's output time of day, nev
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from baselines.common import Forecast, output_steps, parser, run_baseline, summary
+from baselines.cli import cli_main, parser
+from baselines.common import Forecast, StatisticalConfig, output_steps, run_baseline
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.split import Protocol, StepRange
+from tsjt_basicts.data.task_spec import TaskRef
 
 
 def slot_means(city: City, steps: StepRange) -> np.ndarray:
@@ -50,7 +54,7 @@ def fit_ha(city: City, steps: StepRange, protocol: Protocol) -> Forecast:
 
 
 def run(
-    task: str,
+    task: TaskRef,
     seed: int = 0,
     protocol: str = "strict",
     out_root: str = "checkpoints",
@@ -58,16 +62,16 @@ def run(
     target_days: float = 3.0,
     data_seed: int = 0,
 ) -> dict:
-    """HA on ``task``; writes ``<out_root>/HA/<task>/<protocol>_seed<seed>/test_metrics.json``."""
-    return run_baseline("HA", fit_ha, task, seed, protocol, out_root, data_root, target_days, data_seed)
+    """HA on ``task`` (a name, spec or task file); writes its record at
+    :func:`~baselines.common.baseline_result_path` (``<out_root>/HA/<task>/<protocol>_seed<seed>/<digest>/``)."""
+    config = StatisticalConfig(target_days, data_seed)
+    return run_baseline("HA", fit_ha, task, seed, protocol, out_root, data_root, config)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parser("HA").parse_args(argv)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, args.target_days, args.data_seed)
-    print(summary(record))
-    return record
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(parser("HA"), argv, lambda args: run(
+        args.task, args.seed, args.protocol, args.out_root, args.data_root, args.target_days, args.data_seed))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

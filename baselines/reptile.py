@@ -23,45 +23,56 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_device, check_few_shot_days
+from baselines.checks import check_settings, one_of, setting
+from baselines.cli import cli_main, parser
+from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
+from baselines.common import transfer_data
+from baselines.progress import bar, phase
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
+from tsjt_basicts.data.split import VAL_DAYS
+from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 
+logger = logging.getLogger(__name__)
+METHOD = "Reptile"
 State = dict[str, torch.Tensor]
 
 
 @dataclass
 class ReptileConfig:
-    """Settings of a Reptile run (defaults: one CPU/GPU-sized run of the paper task)."""
+    """Settings of a Reptile run (defaults: one CPU/GPU-sized run of the paper task); checked when made."""
 
-    backbone: str = field(default="GWN", metadata={"help": "registered backbone (GWN, STGCN, DCRNN, ...)"})
+    backbone: str = setting("GWN", "registered backbone (GWN, STGCN, DCRNN, ...)")
     backbone_config: dict = field(default_factory=dict, metadata={"help": "backbone config fields (others: defaults)"})
-    meta_iterations: int = field(default=2000, metadata={"help": "meta-iterations, one source city each"})
-    inner_steps: int = field(default=5, metadata={"help": "optimizer steps k on the sampled city per iteration"})
-    inner_lr: float = field(default=1e-3, metadata={"help": "learning rate of the inner optimizer"})
-    inner_optimizer: str = field(default="adam", metadata={"help": "'adam' (beta1 = 0, as the paper) or 'sgd'"})
-    meta_step_size: float = field(default=1.0, metadata={"help": "outer step size epsilon"})
-    anneal: bool = field(default=True, metadata={"help": "anneal epsilon linearly to 0 over the iterations"})
-    batch_size: int = field(default=32, metadata={"help": "windows per inner / fine-tuning batch"})
-    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
-    finetune_lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of fine-tuning"})
-    target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
-    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
-    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
-    data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
+    meta_iterations: int = setting(2000, "meta-iterations, one source city each", AT_LEAST_1)
+    inner_steps: int = setting(5, "optimizer steps k on the sampled city per iteration", AT_LEAST_1)
+    inner_lr: float = setting(1e-3, "learning rate of the inner optimizer", POSITIVE)
+    inner_optimizer: str = setting("adam", "'adam' (beta1 = 0, as the paper) or 'sgd'", one_of("adam", "sgd"))
+    meta_step_size: float = setting(1.0, "outer step size epsilon", POSITIVE)
+    anneal: bool = setting(True, "anneal epsilon linearly to 0 over the iterations")
+    batch_size: int = setting(32, "windows per inner / fine-tuning batch", AT_LEAST_1)
+    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
+    finetune_lr: float = setting(1e-3, "Adam learning rate of fine-tuning", POSITIVE)
+    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
+    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
+    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
+    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        if self.inner_optimizer not in ("adam", "sgd"):
-            raise ValueError(f"inner_optimizer must be 'adam' or 'sgd', got {self.inner_optimizer!r}")
+        check_settings(self)
+        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)
+        check_backbone(type(self).__name__, self.backbone, self.backbone_config)
 
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (meta-training on the sources, target fine-tuning)."""
@@ -102,7 +113,7 @@ def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfi
     """Reptile over the source cities; leaves the meta-parameters theta in ``model``."""
     theta = {k: v.clone() for k, v in model.state_dict().items()}
     model.train()
-    for iteration in range(config.meta_iterations):
+    for iteration in bar(range(config.meta_iterations), config.meta_iterations, f"{METHOD} meta-training"):
         windows = sources[rng.integers(len(sources))]
         model.load_state_dict(theta)
         optimizer = inner_optimizer(model, config)
@@ -120,7 +131,7 @@ def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: 
     model.train()
     curve = CurveLog(config.finetune_steps)
     batches = finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng)
-    for step, positions in enumerate(batches, 1):
+    for step, positions in enumerate(bar(batches, config.finetune_steps, f"{METHOD} fine-tuning"), 1):
         curve.add(train_step(model, windows, positions, optimizer))
         selector.check(step)
     return curve
@@ -134,7 +145,7 @@ def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
 
 
 def run(
-    task: str,
+    task: TaskRef,
     seed: int = 0,
     protocol: str = "strict",
     out_root: str = "checkpoints",
@@ -142,32 +153,33 @@ def run(
     config: ReptileConfig | None = None,
     device: str = "cpu",
 ) -> dict:
-    """Reptile on ``task``; writes ``<out_root>/Reptile_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+    """Reptile on ``task`` (a name, spec or task file); writes its record at
+    :func:`~baselines.common.baseline_result_path` (``<out_root>/Reptile_<backbone>/<task>/...``)."""
     config = config or ReptileConfig()
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = build_backbone(config.backbone, **config.backbone_config).to(device)  # unknown name / field: ValueError
-    data = transfer_data("Reptile", task, protocol, config.target_days, config.data_seed, data_root, device,
+    check_device(device)
+    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
                          config.val_days)
-    meta_train(model, data.sources, config, rng)
-    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w), data.target_val),
-                                config.eval_every, config.finetune_steps)
-    curve = finetune(model, data.target_train, config, rng, selector)
-    selection = selector.restore()
-    metrics = evaluate(model, data.target_test)
-    return write_transfer_result("Reptile", config.backbone, task, seed, out_root, config, data, metrics, curve,
-                                 selection)
+    result = claim_result(METHOD, config.backbone, task, seed, out_root, config, protocol, data.digest)
+    with result.held():
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        model = build_backbone(config.backbone, **config.backbone_config).to(device)
+        sources = len(data.sources)
+        with phase(logger, METHOD, "meta-training", f"{config.meta_iterations} iterations on {sources} source cities"):
+            meta_train(model, data.sources, config, rng)
+        return finetune_and_test(result, config, data, model,
+                                 lambda selector: finetune(model, data.target_train, config, rng, selector),
+                                 lambda windows: evaluate(model, windows))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    cli = parser("Reptile", trained=True)
+def main(argv: list[str] | None = None) -> int:
+    cli = parser(METHOD, trained=True)
     cli.add_argument("--backbone", default="GWN", help="registered backbone name")
-    args = cli.parse_args(argv)
-    config = ReptileConfig(backbone=args.backbone, target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
-    print(summary(record))
-    return record
+    return cli_main(cli, argv, lambda args: run(
+        args.task, args.seed, args.protocol, args.out_root, args.data_root,
+        ReptileConfig(backbone=args.backbone, target_days=args.target_days, data_seed=args.data_seed), args.device,
+    ))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

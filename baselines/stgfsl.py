@@ -42,22 +42,33 @@ Deviations from the authors' code (github.com/RobinLu1209/ST-GFSL):
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import logging
+import sys
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_device, check_few_shot_days, check_settings
+from baselines.checks import one_of, setting
+from baselines.cli import cli_main, parser
+from baselines.common import BestOnValidation, TransferData, claim_result, finetune_and_test, finetune_batches
+from baselines.common import score_windows, transfer_data
+from baselines.progress import bar, phase
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog
+from tsjt_basicts.data.city import DataError
+from tsjt_basicts.data.split import VAL_DAYS
+from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 
+logger = logging.getLogger(__name__)
+METHOD = "ST-GFSL"
 MODELS = ("GRU", "GWN")
 
 
@@ -65,30 +76,30 @@ MODELS = ("GRU", "GWN")
 class STGFSLConfig:
     """Settings of an ST-GFSL run (defaults: the authors' ``config.yaml`` / ``main.py``; GWN sizes are ours)."""
 
-    model: str = field(default="GRU", metadata={"help": "forecaster with generated parameters: 'GRU' or 'GWN'"})
-    hidden_dim: int = field(default=16, metadata={"help": "GRU hidden size / GWN residual channels"})
-    skip_dim: int = field(default=64, metadata={"help": "GWN skip and end channels"})
-    gwn_layers: int = field(default=3, metadata={"help": "GWN layers (dilations 1, 2, 4, ...)"})
-    diffusion_steps: int = field(default=2, metadata={"help": "GWN diffusion steps K per operator"})
-    meta_dim: int = field(default=16, metadata={"help": "size of a node's meta knowledge"})
-    meta_iterations: int = field(default=200, metadata={"help": "meta-iterations (authors: source_epochs)"})
-    task_batch: int = field(default=2, metadata={"help": "tasks (a random source city each) per meta-iteration"})
-    inner_steps: int = field(default=5, metadata={"help": "SGD steps on a task's support batch"})
-    inner_lr: float = field(default=1e-2, metadata={"help": "SGD learning rate of the inner steps"})
-    meta_lr: float = field(default=1e-2, metadata={"help": "Adam learning rate of the meta-step"})
-    weight_decay: float = field(default=1e-2, metadata={"help": "Adam weight decay (meta-step and fine-tuning)"})
-    batch_size: int = field(default=5, metadata={"help": "windows per support / query / fine-tuning batch"})
-    reconstruction_weight: float = field(default=1.5, metadata={"help": "weight of the graph reconstruction loss"})
-    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
-    finetune_lr: float = field(default=1e-2, metadata={"help": "Adam learning rate of fine-tuning"})
-    target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
-    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
-    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
-    data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities (not of training)"})
+    model: str = setting("GRU", "forecaster with generated parameters: 'GRU' or 'GWN'", one_of(*MODELS))
+    hidden_dim: int = setting(16, "GRU hidden size / GWN residual channels", AT_LEAST_1)
+    skip_dim: int = setting(64, "GWN skip and end channels", AT_LEAST_1)
+    gwn_layers: int = setting(3, "GWN layers (dilations 1, 2, 4, ...)", AT_LEAST_1)
+    diffusion_steps: int = setting(2, "GWN diffusion steps K per operator", AT_LEAST_1)
+    meta_dim: int = setting(16, "size of a node's meta knowledge", AT_LEAST_1)
+    meta_iterations: int = setting(200, "meta-iterations (authors: source_epochs)", AT_LEAST_1)
+    task_batch: int = setting(2, "tasks (a random source city each) per meta-iteration", AT_LEAST_1)
+    inner_steps: int = setting(5, "SGD steps on a task's support batch", AT_LEAST_1)
+    inner_lr: float = setting(1e-2, "SGD learning rate of the inner steps", POSITIVE)
+    meta_lr: float = setting(1e-2, "Adam learning rate of the meta-step", POSITIVE)
+    weight_decay: float = setting(1e-2, "Adam weight decay (meta-step and fine-tuning)", NON_NEGATIVE)
+    batch_size: int = setting(5, "windows per support / query / fine-tuning batch", AT_LEAST_1)
+    reconstruction_weight: float = setting(1.5, "weight of the graph reconstruction loss", NON_NEGATIVE)
+    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
+    finetune_lr: float = setting(1e-2, "Adam learning rate of fine-tuning", POSITIVE)
+    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
+    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
+    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
+    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        check_settings(self)
+        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)
 
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (first-order MAML on the sources: inner steps on a
@@ -239,7 +250,7 @@ def meta_train(model: STGFSL, sources: list[CityWindows], config: STGFSLConfig, 
     """First-order MAML over the source cities: one Adam step per meta-iteration on the mean task gradient."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.meta_lr, weight_decay=config.weight_decay)
     model.train()
-    for _ in range(config.meta_iterations):
+    for _ in bar(range(config.meta_iterations), config.meta_iterations, f"{METHOD} meta-training"):
         tasks = [adapted_gradients(model, sources[rng.integers(len(sources))], config, rng)
                  for _ in range(config.task_batch)]
         for parameter, *grads in zip(model.parameters(), *tasks):
@@ -254,7 +265,7 @@ def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.
     model.train()
     curve = CurveLog(config.finetune_steps)
     batches = finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng)
-    for step, positions in enumerate(batches, 1):
+    for step, positions in enumerate(bar(batches, config.finetune_steps, f"{METHOD} fine-tuning"), 1):
         optimizer.zero_grad()
         loss = task_loss(model, windows, positions, config)
         loss.backward()
@@ -271,8 +282,18 @@ def evaluate(model: STGFSL, windows: CityWindows) -> MetricAccumulator:
     return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[0], batch_size=64)
 
 
+def check_sources(data: TransferData, config: STGFSLConfig) -> None:
+    """Every source city must fill a support and a query batch of ``batch_size`` windows each."""
+    for windows in data.sources:
+        if len(windows) < 2 * config.batch_size:
+            raise DataError(
+                f"source {windows.city.name!r} has {len(windows)} windows, fewer than a support and a query batch "
+                f"(2 x batch_size = {2 * config.batch_size}); lower STGFSLConfig.batch_size"
+            )
+
+
 def run(
-    task: str,
+    task: TaskRef,
     seed: int = 0,
     protocol: str = "strict",
     out_root: str = "checkpoints",
@@ -280,32 +301,34 @@ def run(
     config: STGFSLConfig | None = None,
     device: str = "cpu",
 ) -> dict:
-    """ST-GFSL on ``task``; writes ``<out_root>/ST-GFSL_<model>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+    """ST-GFSL on ``task`` (a name, spec or task file); writes its record at
+    :func:`~baselines.common.baseline_result_path` (``<out_root>/ST-GFSL_<model>/<task>/...``)."""
     config = config or STGFSLConfig()
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    data = transfer_data("ST-GFSL", task, protocol, config.target_days, config.data_seed, data_root, device,
+    check_device(device)
+    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
                          config.val_days)
-    model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
-    meta_train(model, data.sources, config, rng)
-    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w), data.target_val),
-                                config.eval_every, config.finetune_steps)
-    curve = finetune(model, data.target_train, config, rng, selector)
-    selection = selector.restore()
-    metrics = evaluate(model, data.target_test)
-    return write_transfer_result("ST-GFSL", config.model, task, seed, out_root, config, data, metrics, curve,
-                                 selection)
+    check_sources(data, config)
+    result = claim_result(METHOD, config.model, task, seed, out_root, config, protocol, data.digest)
+    with result.held():
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
+        sources = len(data.sources)
+        with phase(logger, METHOD, "meta-training", f"{config.meta_iterations} iterations on {sources} source cities"):
+            meta_train(model, data.sources, config, rng)
+        return finetune_and_test(result, config, data, model,
+                                 lambda selector: finetune(model, data.target_train, config, rng, selector),
+                                 lambda windows: evaluate(model, windows))
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     cli = parser("STGFSL", trained=True)
     cli.add_argument("--model", default="GRU", choices=MODELS, help="forecaster with generated parameters")
-    args = cli.parse_args(argv)
-    config = STGFSLConfig(model=args.model, target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
-    print(summary(record))
-    return record
+    return cli_main(cli, argv, lambda args: run(
+        args.task, args.seed, args.protocol, args.out_root, args.data_root,
+        STGFSLConfig(model=args.model, target_days=args.target_days, data_seed=args.data_seed), args.device,
+    ))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

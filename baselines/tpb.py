@@ -37,55 +37,71 @@ Deviations from the paper / authors' code:
 """
 from __future__ import annotations
 
+import logging
 import math
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import VAL_DAYS, BestOnValidation, finetune_batches, validation_mae
-from baselines.common import parser, score_windows, summary, transfer_data, write_transfer_result
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_backbone
+from baselines.checks import check_device, check_few_shot_days, check_settings, setting
+from baselines.cli import cli_main, parser
+from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
+from baselines.common import transfer_data
+from baselines.progress import bar, phase
 from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import Protocol, StepRange
+from tsjt_basicts.data.split import VAL_DAYS, Protocol, StepRange
+from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 
+logger = logging.getLogger(__name__)
+METHOD = "TPB"
+EVEN = Rule(lambda value: value >= 2 and value % 2 == 0, "even and >= 2 (the encoder has 2 attention heads)")
+FIXED_BACKBONE_FIELDS = ("in_channels", "input_len", "output_len")  # set by TPB from the protocol
 
 @dataclass
 class TPBConfig:
     """TPB settings (the seed is ``run``'s argument)."""
 
-    patch_len: int = field(default=12, metadata={"help": "steps per patch (one input window)"})
-    history_patches: int = field(default=4, metadata={"help": "patches of history ending with the window's input"})
-    embed_dim: int = field(default=32, metadata={"help": "patch embedding size of the encoder"})
-    pretrain_epochs: int = field(default=10, metadata={"help": "masked-reconstruction epochs on the sources"})
-    pretrain_batch_size: int = field(default=256, metadata={"help": "source segments per pre-training step"})
-    max_segments: int = field(default=20000, metadata={"help": "random source segments for pre-training and the bank"})
-    mask_ratio: float = field(default=0.5, metadata={"help": "share of patches masked (at least one, not all)"})
-    num_patterns: int = field(default=32, metadata={"help": "K: k-means clusters = bank entries"})
-    kmeans_iters: int = field(default=50, metadata={"help": "Lloyd iterations of k-means"})
-    top_k: int = field(default=5, metadata={"help": "bank entries each query keeps"})
-    backbone: str = field(default="GWN", metadata={"help": "registered backbone"})
+    patch_len: int = setting(12, "steps per patch (one input window)", AT_LEAST_1)
+    history_patches: int = setting(4, "patches of history ending with the window's input", at_least(2))
+    embed_dim: int = setting(32, "patch embedding size of the encoder", EVEN)
+    pretrain_epochs: int = setting(10, "masked-reconstruction epochs on the sources", AT_LEAST_1)
+    pretrain_batch_size: int = setting(256, "source segments per pre-training step", AT_LEAST_1)
+    max_segments: int = setting(20000, "random source segments for pre-training and the bank", AT_LEAST_1)
+    mask_ratio: float = setting(0.5, "share of patches masked (at least one, not all)", OPEN_UNIT)
+    num_patterns: int = setting(32, "K: k-means clusters = bank entries", AT_LEAST_1)
+    kmeans_iters: int = setting(50, "Lloyd iterations of k-means", AT_LEAST_1)
+    top_k: int = setting(5, "bank entries each query keeps (at most num_patterns)", AT_LEAST_1)
+    backbone: str = setting("GWN", "registered backbone")
     backbone_config: dict = field(default_factory=dict, metadata={"help": "backbone fields (in_channels is set)"})
-    finetune_steps: int = field(default=6000, metadata={"help": "Adam steps on the target's few-shot windows"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (pre-training and target)"})
-    batch_size: int = field(default=32, metadata={"help": "target windows per step"})
-    target_days: float = field(default=3.0, metadata={"help": "few-shot days of the target city"})
-    val_days: float = field(default=VAL_DAYS, metadata={"help": "last few-shot days held out to pick the step"})
-    eval_every: int = field(default=200, metadata={"help": "fine-tuning steps between validations"})
-    data_seed: int = field(default=0, metadata={"help": "seed of the synthetic cities"})
+    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
+    lr: float = setting(1e-3, "Adam learning rate (pre-training and target)", POSITIVE)
+    batch_size: int = setting(32, "target windows per step", AT_LEAST_1)
+    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
+    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
+    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
+    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        if self.history_patches < 2 or not 0 < self.mask_ratio < 1 or self.embed_dim % 2:
-            raise ValueError("TPBConfig: history_patches >= 2, 0 < mask_ratio < 1 and an even embed_dim are needed")
-        if not 1 <= self.top_k <= self.num_patterns:
-            raise ValueError(f"TPBConfig: top_k must lie in [1, num_patterns={self.num_patterns}], got {self.top_k}")
-        fixed = sorted({"in_channels", "input_len", "output_len"} & set(self.backbone_config))
-        if fixed:
-            raise ValueError(f"TPBConfig.backbone_config may not set {fixed}: TPB sets them from the protocol")
+        owner = type(self).__name__
+        check_settings(self)
+        check_few_shot_days(owner, self.target_days, self.val_days)
+        check_backbone(owner, self.backbone, self.backbone_config, fixed=FIXED_BACKBONE_FIELDS)
+        if self.top_k > self.num_patterns:
+            raise ConfigError(f"{owner}.top_k ({self.top_k}) must be at most num_patterns ({self.num_patterns})")
+        if self.max_segments < self.num_patterns:
+            raise ConfigError(
+                f"{owner}.max_segments ({self.max_segments}) must be at least num_patterns ({self.num_patterns})"
+            )
 
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (source pre-training: at most, on ``max_segments``)."""
@@ -131,23 +147,28 @@ def random_masks(count: int, config: TPBConfig, generator: torch.Generator) -> t
     return ranks < hidden
 
 
+def epoch_chunks(count: int, config: TPBConfig, generator: torch.Generator) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(epoch, segment indices)`` of every pre-training step: each epoch a fresh permutation in batches."""
+    for epoch in range(config.pretrain_epochs):
+        for chunk in torch.randperm(count, generator=generator).split(config.pretrain_batch_size):
+            yield epoch, chunk
+
+
 def pretrain(
     encoder: PatchEncoder, segments: torch.Tensor, config: TPBConfig, generator: torch.Generator
 ) -> list[float]:
     """Masked-patch reconstruction on source ``segments`` [S, span]; the mean loss per epoch."""
     optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
-    history = []
-    for _ in range(config.pretrain_epochs):
-        order, total = torch.randperm(len(segments), generator=generator), 0.0
-        for chunk in order.split(config.pretrain_batch_size):
-            masked = random_masks(len(chunk), config, generator).to(segments.device)
-            loss = encoder.reconstruction_loss(segments[chunk], masked)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(chunk)
-        history.append(total / len(segments))
-    return history
+    totals = [0.0] * config.pretrain_epochs
+    steps = config.pretrain_epochs * -(-len(segments) // config.pretrain_batch_size)
+    for epoch, chunk in bar(epoch_chunks(len(segments), config, generator), steps, f"{METHOD} pre-training"):
+        masked = random_masks(len(chunk), config, generator).to(segments.device)
+        loss = encoder.reconstruction_loss(segments[chunk], masked)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        totals[epoch] += loss.item() * len(chunk)
+    return [total / len(segments) for total in totals]
 
 
 def kmeans(points: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,7 +291,8 @@ def train_forecaster(
     model.train()
     rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
     curve = CurveLog(config.finetune_steps)
-    for step, chunk in enumerate(finetune_batches(positions, config.finetune_steps, config.batch_size, rng), 1):
+    batches = finetune_batches(positions, config.finetune_steps, config.batch_size, rng)
+    for step, chunk in enumerate(bar(batches, config.finetune_steps, f"{METHOD} fine-tuning"), 1):
         batch = windows.batch(chunk)
         prediction = model(batch.inputs, window_history(windows, chunk, config.span), graph)
         targets = torch.where(batch.mask, windows.scaler.transform(batch.targets), 0.0)
@@ -293,7 +315,7 @@ def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> M
 
 
 def run(
-    task: str,
+    task: TaskRef,
     seed: int = 0,
     protocol: str = "strict",
     out_root: str = "checkpoints",
@@ -301,38 +323,47 @@ def run(
     config: TPBConfig | None = None,
     device: str = "cpu",
 ) -> dict:
-    """TPB on ``task``; writes ``<out_root>/TPB_<backbone>/<task>/<protocol>_seed<seed>/test_metrics.json``."""
+    """TPB on ``task`` (a name, spec or task file); writes its record at
+    :func:`~baselines.common.baseline_result_path` (``<out_root>/TPB_<backbone>/<task>/...``)."""
     config = config or TPBConfig()
-    data = transfer_data("TPB", task, protocol, config.target_days, config.data_seed, data_root, device,
+    check_device(device)
+    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
                          config.val_days)
-    torch.manual_seed(seed)
-    generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-    per_source = -(-config.max_segments // len(data.sources))
-    pool = torch.cat([source_segments(windows, config, per_source, rng) for windows in data.sources])
-    encoder = PatchEncoder(config).to(device)
-    pretrain(encoder, pool[:, : config.span], config, generator)
-    keys, values = build_bank(encoder, pool[:, : config.span], pool[:, config.span :], config, generator)
-    model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, data.protocol).to(device)
     positions = fitting_positions(data.target_train, data.target_train_steps, config.span)
     if len(positions) == 0:
         raise DataError(
-            f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; use fewer patches"
+            f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; "
+            "lower TPBConfig.history_patches or patch_len"
         )
-    selector = BestOnValidation(model, validation_mae(lambda w: evaluate(model, w, config), data.target_val),
-                                config.eval_every, config.finetune_steps)
-    curve = train_forecaster(model, data.target_train, positions, config, generator, selector)
-    selection = selector.restore()
-    metrics = evaluate(model, data.target_test, config)
-    return write_transfer_result("TPB", config.backbone, task, seed, out_root, config, data, metrics, curve, selection)
+    result = claim_result(METHOD, config.backbone, task, seed, out_root, config, protocol, data.digest)
+    with result.held():
+        torch.manual_seed(seed)
+        generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+        per_source = -(-config.max_segments // len(data.sources))
+        pool = torch.cat([source_segments(windows, config, per_source, rng) for windows in data.sources])
+        if len(pool) < config.num_patterns:
+            raise DataError(f"the sources hold {len(pool)} segments, fewer than num_patterns ({config.num_patterns}); "
+                            "lower TPBConfig.num_patterns or history_patches")
+        encoder = PatchEncoder(config).to(device)
+        segments = f"{len(pool)} segments of {len(data.sources)} source cities"
+        with phase(logger, METHOD, "pre-training", f"{config.pretrain_epochs} epochs on {segments}"):
+            pretrain(encoder, pool[:, : config.span], config, generator)
+        with phase(logger, METHOD, "pattern bank", f"k-means of {segments} into {config.num_patterns} patterns"):
+            keys, values = build_bank(encoder, pool[:, : config.span], pool[:, config.span :], config, generator)
+        model = TPBForecaster(encoder, BankQuery(keys, values, config.top_k), config, data.protocol).to(device)
+        return finetune_and_test(
+            result, config, data, model,
+            lambda selector: train_forecaster(model, data.target_train, positions, config, generator, selector),
+            lambda windows: evaluate(model, windows, config),
+        )
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parser("TPB", trained=True).parse_args(argv)
-    config = TPBConfig(target_days=args.target_days, data_seed=args.data_seed)
-    record = run(args.task, args.seed, args.protocol, args.out_root, args.data_root, config, args.device)
-    print(summary(record))
-    return record
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(parser(METHOD, trained=True), argv, lambda args: run(
+        args.task, args.seed, args.protocol, args.out_root, args.data_root,
+        TPBConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
+    ))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
