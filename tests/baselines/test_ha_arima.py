@@ -11,7 +11,7 @@ from statsmodels.tsa.arima.model import ARIMA
 from threadpoolctl import threadpool_limits
 
 from baselines import arima, ha
-from baselines.common import evaluate
+from baselines.common import baseline_result_path, evaluate
 from tsjt_basicts.data.city import City
 from tsjt_basicts.data.split import Protocol, StepRange, split_target
 from tsjt_basicts.data.tasks import load_task
@@ -113,7 +113,7 @@ def assert_finite(record: dict) -> None:
 
 def test_ha_run_writes_finite_metrics_on_the_synthetic_task(tmp_path):
     record = ha.run("synthetic", seed=3, out_root=str(tmp_path))
-    written = json.loads((tmp_path / "HA" / "synthetic" / "strict_seed3" / "test_metrics.json").read_text())
+    written = json.loads(baseline_result_path("HA", "-", "synthetic", 3, str(tmp_path), None).read_text())
     assert written == record
     assert_finite(record)
     assert {k: record[k] for k in ("method", "backbone", "task", "seed", "target_days", "protocol")} == {
@@ -134,4 +134,4 @@ def test_arima_in_a_process_pool_gives_finite_metrics_on_synthetic_nodes():
 @pytest.mark.slow
 def test_arima_run_on_the_whole_synthetic_target(tmp_path):
     assert_finite(arima.run("synthetic", out_root=str(tmp_path)))
-    assert (tmp_path / "ARIMA" / "synthetic" / "strict_seed0" / "test_metrics.json").is_file()
+    assert baseline_result_path("ARIMA", "-", "synthetic", 0, str(tmp_path), None).is_file()

@@ -1,18 +1,19 @@
 """Reptile baseline: the meta update by hand, annealing, a tiny end-to-end run, no test-window training."""
 import json
 import math
-import os
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from baselines.common import baseline_result_path
 from baselines.reptile import ReptileConfig, reptile_update, run, step_size
 from tsjt_basicts.data.split import VAL_DAYS, Protocol, split_target
 from tsjt_basicts.data.tasks import load_task
 from tsjt_basicts.data.windows import CityWindows
-from tsjt_basicts.suite import Entry, backbone_widths, result_path, run_entry
+from tsjt_basicts.errors import ConfigError
+from tsjt_basicts.suite import Entry, backbone_widths, baseline_config, run_entry
 
 TINY_GWN = {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "blocks": 2}
 TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_steps=52,
@@ -66,9 +67,9 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_writes_finite_synthetic_metrics(smoke):
     record, _, out = smoke
-    path = os.path.join(out, "Reptile_GWN", "synthetic", "strict_seed3", "test_metrics.json")
-    with open(path) as f:
-        assert json.load(f) == record
+    path = baseline_result_path("Reptile", "GWN", "synthetic", 3, str(out), TINY)
+    assert json.loads(path.read_text()) == record
+    assert path.parent.parent == out / "Reptile_GWN" / "synthetic" / "strict_seed3"  # then the settings' digest
     assert record["data_kind"] == "synthetic" and record["protocol"] == "strict"
     assert {k: record[k] for k in ("method", "backbone", "task", "seed", "target_days")} == {
         "method": "Reptile", "backbone": "GWN", "task": "synthetic", "seed": 3, "target_days": 3.0,
@@ -80,7 +81,8 @@ def test_smoke_run_writes_finite_synthetic_metrics(smoke):
 def test_reptile_meta_trains_the_other_registered_backbones(backbone, tmp_path):
     entry = Entry("Reptile", backbone)
     run_entry(entry, "synthetic", seed=0, budget="smoke", out_root=str(tmp_path))
-    record = json.loads(result_path(entry, "synthetic", 0, "smoke", str(tmp_path)).read_text())
+    path = baseline_result_path("Reptile", backbone, "synthetic", 0, str(tmp_path), baseline_config(entry, "smoke"))
+    record = json.loads(path.read_text())
     widths = json.loads(json.dumps(backbone_widths(backbone, "smoke")))  # as JSON stores them
     assert record["backbone"] == backbone and record["config"]["backbone_config"] == widths
     assert all(math.isfinite(v) for v in record["metrics"]["avg"].values())
@@ -108,10 +110,10 @@ def test_same_seed_gives_the_same_result(smoke, tmp_path):
     assert run("synthetic", seed=3, out_root=str(tmp_path), config=TINY)["metrics"] == record["metrics"]
 
 
-def test_unknown_backbone_or_field_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown backbone 'NoSuchNet'.*GWN"):
-        run("synthetic", out_root=str(tmp_path), config=ReptileConfig(backbone="NoSuchNet"))
-    with pytest.raises(ValueError, match="no config field"):
-        run("synthetic", out_root=str(tmp_path), config=ReptileConfig(backbone_config={"hidden": 8}))
-    with pytest.raises(ValueError, match="inner_optimizer"):
+def test_unknown_backbone_or_field_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown backbone 'NoSuchNet'.*GWN"):
+        ReptileConfig(backbone="NoSuchNet")
+    with pytest.raises(ConfigError, match="no config field"):
+        ReptileConfig(backbone_config={"hidden": 8})
+    with pytest.raises(ConfigError, match="inner_optimizer"):
         ReptileConfig(inner_optimizer="rmsprop")

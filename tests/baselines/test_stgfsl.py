@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines.common import baseline_result_path
 from baselines.stgfsl import STGFSL, NodeLinear, STGFSLConfig, reconstruction_loss, run
 from tsjt_basicts.backbones import graph_for
 
@@ -97,7 +98,7 @@ def test_synthetic_smoke_run_writes_finite_metrics(name, tmp_path):
         model=name, **TINY, meta_iterations=2, task_batch=2, inner_steps=1, batch_size=64, finetune_steps=2
     )
     record = run("synthetic", seed=3, out_root=str(tmp_path), config=config)
-    path = tmp_path / f"ST-GFSL_{name}" / "synthetic" / "strict_seed3" / "test_metrics.json"
+    path = baseline_result_path("ST-GFSL", name, "synthetic", 3, str(tmp_path), config)
     written = json.loads(path.read_text())
     assert written == json.loads(json.dumps(record))
     assert written["data_kind"] == "synthetic" and written["method"] == "ST-GFSL"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.common import BestOnValidation
+from baselines.common import BestOnValidation, baseline_result_path
 from baselines.tpb import (
     BankQuery,
     PatchEncoder,
@@ -103,7 +103,7 @@ def test_target_training_never_reads_outside_the_few_shot_range():
 
 def test_smoke_run_on_synthetic_writes_finite_metrics(tmp_path):
     record = run("synthetic", seed=0, out_root=str(tmp_path), config=TINY)
-    path = tmp_path / "TPB_GWN" / "synthetic" / "strict_seed0" / "test_metrics.json"
+    path = baseline_result_path("TPB", "GWN", "synthetic", 0, str(tmp_path), TINY)
     written = json.loads(path.read_text())
     assert written["data_kind"] == "synthetic" and written["method"] == "TPB" and written["backbone"] == "GWN"
     assert written["task"] == "synthetic" and written["seed"] == 0 and written["target_days"] == 3.0
