@@ -299,3 +299,14 @@ def test_implausible_values_are_refused_naming_count_step_and_node(bad):
 def test_a_weekday_outside_the_week_is_refused():
     with pytest.raises(DataError, match=r"start_day_of_week must be 0 \(Monday\) \.\. 6"):
         City("c", np.ones((48, 3)), np.eye(3), 60, 24, start_day_of_week=7)
+
+
+def test_a_day_longer_than_24_hours_is_refused():
+    with pytest.raises(DataError, match=r"288 steps of 10 minutes make a day longer than 24 h; .* at most 144"):
+        City("c", np.ones((600, 3)), np.eye(3), 10, 288)
+
+
+@pytest.mark.parametrize("bad", [np.float64(7.5), np.array([5, 5]), np.str_("5"), np.int64(0), np.float64(np.nan)])
+def test_generic_calendar_numbers_must_be_whole_and_positive(tmp_path, bad):
+    with pytest.raises(DataError, match=r"data.npz: interval_minutes is .*; store one whole number > 0"):
+        load_generic(write_npz(tmp_path, adj=np.eye(3), interval_minutes=bad))

@@ -112,6 +112,7 @@ def test_a_folder_of_other_files_is_never_replaced(files, tmp_path, capsys):
     ("options", "message"),
     [
         (["--interval-minutes", "7"], "--interval-minutes 7 does not divide a day"),
+        (["--interval-minutes", "0"], "--interval-minutes 0 does not divide a day"),
         (["--interval-minutes", "60", "--steps-per-day", "25"], "--steps-per-day 25 x 60 minutes is not a day"),
         (["--interval-minutes", "60", "--steps-per-day", "-3"], "--steps-per-day -3 x 60 minutes"),
     ],

@@ -16,6 +16,7 @@ GraphSource = Literal["given", "gaussian-kernel", "correlation", "synthetic"]
 # (speed, count, volume) is many orders of magnitude smaller, so a larger value is a unit or
 # missing-value mark gone wrong (1e30, -9.9e30 fill values).
 MAX_ABS_VALUE = 1e15
+MINUTES_PER_DAY = 24 * 60
 
 
 class DataError(UserError):
@@ -68,6 +69,12 @@ class City:
         object.__setattr__(self, "adjacency", check_adjacency(self.adjacency, series.shape[1], self.name))
         if self.steps_per_day <= 0 or self.interval_minutes <= 0:
             raise DataError(f"city {self.name!r}: steps_per_day and interval_minutes must be positive")
+        if self.steps_per_day * self.interval_minutes > MINUTES_PER_DAY:
+            raise DataError(
+                f"city {self.name!r}: {self.steps_per_day} steps of {self.interval_minutes} minutes make a day "
+                f"longer than 24 h; steps_per_day is at most {MINUTES_PER_DAY // self.interval_minutes} "
+                "(fewer for a service day)"
+            )
         if self.locations is not None and np.shape(self.locations) != (series.shape[1], 2):
             raise DataError(
                 f"city {self.name!r}: locations must be [N, 2] = [{series.shape[1]}, 2], got {np.shape(self.locations)}"

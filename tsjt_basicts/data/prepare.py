@@ -30,11 +30,11 @@ from typing import NoReturn
 
 import pandas as pd
 
-from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.city import MINUTES_PER_DAY, City, DataError
 from tsjt_basicts.data.digests import PAPER_GRAPHS, PAPER_SERIES, KnownFile, verify_file
 from tsjt_basicts.data.formats import calendar_of_start
 from tsjt_basicts.data.formats.basicts_format import load_basicts
-from tsjt_basicts.data.formats.csv_format import MINUTES_PER_DAY, find_csv_files, load_csv, series_candidates
+from tsjt_basicts.data.formats.csv_format import find_csv_files, load_csv, series_candidates
 from tsjt_basicts.data.formats.dcrnn import load_dcrnn
 from tsjt_basicts.data.formats.generic import DATA_FILE, META_FILE, load_generic, save_generic
 from tsjt_basicts.data.formats.stgfsl import GRAPH_FILE, SERIES_FILE, load_stgfsl
@@ -49,7 +49,7 @@ class Prepared:
     city: City
     start: str  # ISO time of step 0, or ""
     node_ids: list[str] | None = None
-    note: str = ""
+    notes: tuple[str, ...] = ()
 
 
 Reader = Callable[[argparse.Namespace, Path, "Path | None"], Prepared]
@@ -76,7 +76,7 @@ def check_city_name(name: str) -> None:
     """Refuse names that are not one plain folder, or that a shared or paper city owns."""
     if not CITY_NAME.fullmatch(name) or name.endswith("."):
         raise ConfigError(
-            f"--city {name!r} is not a plain folder name; use letters, digits, '-', '_' and '.' "
+            f"--city {name!r} is not a plain folder name; use up to 100 letters, digits, '-', '_' and '.' "
             "(not first or last), e.g. my-city"
         )
     clash = [known for known in (*REAL_CITIES, *PAPER_CITIES) if known.lower() == name.lower()]
@@ -108,11 +108,11 @@ def check_target(root: Path, city: str) -> Path:
 
 def check_stgfsl_calendar(interval: int | None, steps_per_day: int | None) -> None:
     """ST-GFSL files carry no calendar: the interval must divide a day, a day must fit in 24 h."""
-    if not interval:
+    if interval is None:
         raise ConfigError(
             "ST-GFSL files carry no calendar: pass --interval-minutes (and --steps-per-day for a service day)"
         )
-    if interval < 0 or MINUTES_PER_DAY % interval:
+    if interval <= 0 or MINUTES_PER_DAY % interval:
         raise ConfigError(f"--interval-minutes {interval} does not divide a day; use 5, 10, 15, 30, 60 ...")
     if steps_per_day is not None and not 0 < steps_per_day * interval <= MINUTES_PER_DAY:
         raise ConfigError(
@@ -293,8 +293,7 @@ def read_csv(args: argparse.Namespace, series: Path, graph: Path | None) -> Prep
     ):
         if given is not None and given != found:
             raise ConfigError(f"{option} {given} disagrees with the CSV's times ({found}); drop {option}")
-    note = f"{loaded.gap_steps} missing time(s) filled with NaN rows" if loaded.gap_steps else ""
-    return Prepared(city, loaded.start, loaded.sensor_ids, note)
+    return Prepared(city, loaded.start, loaded.sensor_ids, loaded.notes)
 
 
 def verify_all(known: list[tuple[Path, KnownFile]]) -> list[str]:
@@ -367,7 +366,7 @@ def prepare(args: argparse.Namespace) -> int:
     if args.allow_digest_mismatch or not problems:
         prepared = READERS[fmt](args, series, graph)
         city = prepared.city
-        print(city.summary() + (f"; {prepared.note}" if prepared.note else ""))
+        print("; ".join((city.summary(), *prepared.notes)))
         if paper and (city.num_steps, city.num_nodes) != (paper.num_steps, paper.num_nodes):
             problems.append(
                 f"{args.city}: {city.num_steps} steps x {city.num_nodes} nodes, "

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsjt_basicts.data.city import City, DataError
+from tsjt_basicts.data.city import MINUTES_PER_DAY, City, DataError
 from tsjt_basicts.data.formats import about, calendar_of_start
 from tsjt_basicts.data.formats.csv_table import Table, numbers_of, read_table
 from tsjt_basicts.data.graphs import ensure_graph
@@ -41,7 +41,6 @@ from tsjt_basicts.data.split import Protocol
 
 SERIES_FILE, SENSORS_FILE, EDGES_FILE = "series.csv", "sensors.csv", "edges.csv"
 TIMESTAMP_NAMES = ("timestamp", "time", "datetime", "date")
-MINUTES_PER_DAY = 24 * 60
 SERIES_LAYOUT = "a wide CSV: a timestamp column, then one column per sensor (header = sensor id)"
 
 
@@ -61,7 +60,7 @@ class CsvCity:
     city: City
     start: str  # ISO time of step 0
     sensor_ids: list[str]
-    gap_steps: int  # missing times filled with NaN rows
+    notes: tuple[str, ...]  # what a user should know: gaps filled, sensors without any value
 
 
 def series_candidates(folder: Path) -> list[Path]:
@@ -122,7 +121,8 @@ def parse_stamps(table: Table, column: int) -> pd.DatetimeIndex:
             "time-zone offsets"
         ) from None
     if stamps.isna().any():
-        raise DataError(f"{table.path}, line {table.lines[int(np.argmax(stamps.isna()))]}: the time is empty; fill it in")
+        line = table.lines[int(np.argmax(stamps.isna()))]
+        raise DataError(f"{table.path}, line {line}: the time is empty; fill it in")
     return stamps.tz_localize(None) if stamps.tz is not None else stamps
 
 
@@ -139,7 +139,7 @@ def refuse_disorder(table: Table, stamps: pd.DatetimeIndex) -> None:
     steps = np.diff(stamps.asi8)
     for kind, found, fix in (
         ("goes back in time from", steps < 0, "sort the rows by time"),
-        ("repeats", steps == 0, "keep one row per time (aggregate duplicates first)"),
+        ("repeats", steps == 0, "keep one row per time, one column per sensor (pivot a long table first)"),
     ):
         if found.any():
             row = int(np.argmax(found)) + 1
@@ -210,6 +210,8 @@ def read_series_csv(path: Path) -> CsvSeries:
     positions = grid_positions(table, stamps, interval)
     values = np.full((int(positions[-1]) + 1, len(sensors)), np.nan, dtype=np.float32)
     values[positions] = numbers_of(table, sensors)
+    if np.isnan(values).all():
+        raise DataError(f"{path} holds no value (every sensor cell is empty or NA); check the file")
     return CsvSeries(
         values, [table.header[i] for i in sensors], stamps[0], interval, len(values) - len(positions)
     )
@@ -305,4 +307,18 @@ def load_csv(
             start_day_of_week=weekday,
             start_step_of_day=step_of_day,
         )
-    return CsvCity(city, start, series.sensor_ids, series.gap_steps)
+    return CsvCity(city, start, series.sensor_ids, notes_on(series))
+
+
+def notes_on(series: CsvSeries) -> tuple[str, ...]:
+    """Gaps filled with NaN rows, and sensors without a single value (drop them, or fill them in)."""
+    without_values = np.isnan(series.values).all(axis=0)
+    empty = [sensor for sensor, none in zip(series.sensor_ids, without_values, strict=True) if none]
+    return tuple(
+        note
+        for note in (
+            f"{series.gap_steps} missing time(s) filled with NaN rows" if series.gap_steps else "",
+            f"{len(empty)} sensor(s) without any value ({', '.join(empty[:3])}): drop or fill them" if empty else "",
+        )
+        if note
+    )

@@ -49,6 +49,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def npz_count(arrays: dict[str, np.ndarray], key: str, where: Path) -> int:
+    """``arrays[key]`` as a whole number > 0 (one number, integer-valued)."""
+    value = arrays[key]
+    number = value.item() if value.size == 1 and value.dtype.kind in "iuf" else None
+    if number is None or not np.isfinite(number) or number != int(number) or number <= 0:
+        raise DataError(f"{where}: {key} is {value.tolist()!r}; store one whole number > 0, e.g. numpy.int64(5)")
+    return int(number)
+
+
 def meta_flag(meta: dict, key: str, where: Path, default: bool) -> bool:
     """``meta[key]`` read strictly as a boolean (``default`` when absent or null)."""
     value = meta.get(key)
@@ -134,7 +143,7 @@ def load_generic(
     if adjacency is not None and adjacency_is_distance:
         adjacency, graph_source = road_distances_to_graph(adjacency), "gaussian-kernel"
     start = str(arrays["start"]) if "start" in arrays else ""
-    interval, steps_per_day = int(arrays["interval_minutes"]), int(arrays["steps_per_day"])
+    interval, steps_per_day = (npz_count(arrays, key, data_path) for key in ("interval_minutes", "steps_per_day"))
     weekday, step_of_day = calendar_of_start(start, interval, steps_per_day, data_path)
     if not start:
         weekday = meta_count(meta, "start_day_of_week", meta_path, limit=7)
