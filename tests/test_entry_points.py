@@ -51,12 +51,23 @@ CONFIG_MISTAKES = {
     "budget of wrong type": (f"EXPERIMENT = dict({SYNTHETIC}, budget=600)\n", "budget=600 is not Budget or None"),
     "no task": ("EXPERIMENT = dict(method='Joint')\n", "has no task; add task="),
     "negative seed": (f"EXPERIMENT = dict({SYNTHETIC}, seed=-1)\n", "seed=-1 must be >= 0"),
+    "prompt_dim 0": (f"EXPERIMENT = dict({SYNTHETIC}, prompt_dim=0)\n", "prompt_dim=0 must be >= 1"),
+    "backbone_config field": (f"EXPERIMENT = dict({SYNTHETIC}, backbone_config=dict(hidden=8))\n",
+                              "backbone_config has no field hidden; its fields: in_channels"),
+    "npm_options field": (f"EXPERIMENT = dict({SYNTHETIC}, npm_options=dict(heads=2))\n",
+                          "npm_options has no field heads; its fields: num_heads"),
+    "granularity": ("from tsjt_basicts.config import Training\n"
+                    f"EXPERIMENT = dict({SYNTHETIC}, training=Training(granularity='layer'))\n",
+                    "granularity one of tensor, module, model"),
     "baseline name as method": ("EXPERIMENT = dict(task='synthetic', method='HA')\n",
                                 "unknown method 'HA'; known: TSJT, TSJT-paper"),
     "unknown backbone": (f"EXPERIMENT = dict({SYNTHETIC}, backbone='LSTM')\n",
                          "unknown backbone 'LSTM'; known: DCRNN, GWN, STGCN"),
     "BASELINE key": ("BASELINE = dict(method='HA', task='metro', budget='cpu', seed=3)\n", "unknown keys ['seed']"),
     "BASELINE budget": ("BASELINE = dict(method='HA', task='metro', budget='fast')\n", "unknown budget 'fast'"),
+    "BASELINE method": ("BASELINE = dict(method='Reptil', task='metro', budget='cpu')\n", "unknown method 'Reptil'"),
+    "BASELINE backbone": ("BASELINE = dict(method='Reptile', backbone='LSTM', task='metro', budget='smoke')\n",
+                          "unknown backbone 'LSTM'"),
     "BASELINE without task": ("BASELINE = dict(method='HA', budget='cpu')\n", "no task; its keys are"),
 }
 

@@ -227,3 +227,14 @@ def test_input_mistakes_end_in_one_line_and_exit_status_2(tmp_path, capsys):
 def test_the_command_line_exits_0_after_writing_the_board(results, tmp_path):
     assert main(["--root", str(results), "--out", str(tmp_path / "board")]) == 0
     assert (tmp_path / "board" / "leaderboard.md").is_file()
+
+
+def test_result_files_are_written_whole_or_not_at_all(tmp_path):
+    path = write_result(str(tmp_path), {"run": 1})
+    theirs = tmp_path / "test_metrics.json.99999.tmp"  # another process writing the same file at this moment
+    theirs.write_text("half of their record")
+    with pytest.raises(TypeError):
+        write_result(str(tmp_path), {"run": object()})  # fails half-way through writing
+    assert json.loads(open(path).read()) == {"run": 1}
+    assert sorted(os.listdir(tmp_path)) == ["test_metrics.json", theirs.name]
+    assert theirs.read_text() == "half of their record"

@@ -25,6 +25,7 @@ CONFIG_KINDS = ("EXPERIMENT", "BASELINE")
 # keys people bring from other code bases -> the Budget / Training field that sets it
 ALIASES = {"num_epochs": "steps", "epochs": "steps", "num_steps": "steps", "max_steps": "steps",
            "batch_size": "target_batch", "learning_rate": "lr"}
+MINIMUM = {"seed": 0, "data_seed": 0, "num_prompts": 1, "prompt_dim": 1}  # integer keys and their least value
 
 
 def line_in(error: BaseException, path: str) -> int | None:
@@ -137,7 +138,31 @@ def check_experiment(experiment: dict, path: str) -> dict:
     if experiment.get("backbone", "GWN") not in list_backbones():
         raise ConfigError(f"EXPERIMENT of {path}: unknown backbone {experiment['backbone']!r}; "
                           f"known: {', '.join(list_backbones())}")
-    negative = [key for key in ("seed", "data_seed") if experiment.get(key, 0) < 0]
-    if negative:
-        raise ConfigError(f"EXPERIMENT of {path}: {negative[0]}={experiment[negative[0]]} must be >= 0")
+    for key, least in MINIMUM.items():
+        if experiment.get(key) is not None and experiment[key] < least:
+            raise ConfigError(f"EXPERIMENT of {path}: {key}={experiment[key]} must be >= {least}")
+    check_nested(experiment, path)
     return experiment
+
+
+def check_nested(experiment: dict, path: str) -> None:
+    """Field names of ``backbone_config`` / ``npm_options`` and the ``training`` values that are only
+    used once training starts."""
+    from tsjt_basicts.backbones import backbone_class
+    from tsjt_basicts.config import Training
+    from tsjt_basicts.npm import NPMConfig
+    from tsjt_basicts.tsb import Granularity
+
+    fields_of = {
+        "backbone_config": backbone_class(experiment.get("backbone", "GWN")).Config.field_names(),
+        "npm_options": [f.name for f in fields(NPMConfig) if f.name not in ("num_prompts", "prompt_dim")],
+    }
+    for key, known in fields_of.items():
+        unknown = sorted(set(experiment.get(key) or {}) - set(known))
+        if unknown:
+            raise ConfigError(f"EXPERIMENT of {path}: {key} has no field {', '.join(unknown)}; "
+                              f"its fields: {', '.join(known)}")
+    training = experiment.get("training") or Training()
+    if training.granularity not in typing.get_args(Granularity) or not training.lr > 0:
+        raise ConfigError(f"EXPERIMENT of {path}: Training(lr={training.lr}, granularity={training.granularity!r}): "
+                          f"lr must be > 0 and granularity one of {', '.join(typing.get_args(Granularity))}")
