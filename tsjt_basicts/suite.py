@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
+from tsjt_basicts.data.city import DataError
+from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.data.task_spec import Task, TaskRef
 from tsjt_basicts.data.tasks import resolve_task
 from tsjt_basicts.errors import ConfigError
@@ -136,7 +138,9 @@ def result_path(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: s
             return grid_result_path(experiment)
         cfg = experiment_config(**experiment)
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
-    return Path(run_folder(out_root, entry.method, entry.backbone, task.name, "strict", seed)) / RESULT_FILE
+    from baselines.common import baseline_result_path
+
+    return baseline_result_path(entry.method, entry.backbone, task, seed, out_root, baseline_config(entry, budget))
 
 
 def baseline_device(gpus: str | None) -> str:
@@ -199,6 +203,7 @@ def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpu
     try:
         path = result_path(entry, task, seed, budget, out_root, gpus)
         if path.is_file():
+            check_same_data(path, task)
             logger.info("skip %s: result exists", label)
             return None
         logger.info("run %s (%s budget)", label, budget)
@@ -210,6 +215,23 @@ def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpu
         logger.error("FAILED %s: %s", label, error)
         return f"{label}: {error}"
     return None
+
+
+def check_same_data(path: Path, task: Task) -> None:
+    """Refuse to keep a baseline's result made on other data (a city prepared again since).
+
+    A gradient method's result folder already covers its data (config md5), so only baselines'
+    records are compared, under the protocol and data seed they record.
+    """
+    from tsjt_basicts.engine.dataset import cached_task
+
+    record = json.loads(path.read_text())
+    config = record.get("config") or {}
+    if record.get("method") in METHODS or "data_digest" not in record:
+        return
+    protocol = Protocol(record.get("protocol", "strict"), config.get("target_days", 3.0), config.get("val_days", 0.0))
+    if record["data_digest"] != cached_task(task, None, config.get("data_seed", 0), protocol).digest:
+        raise DataError(f"{path} was made on other data than the task's now; move it away to run it again")
 
 
 def _worker_logging() -> None:
