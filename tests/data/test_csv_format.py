@@ -79,6 +79,7 @@ BAD_SERIES = {
     "stamp": ("t,a\n2020-01-01 00:00,1\n01/02/2020 00:10,2\n", r"line 3: time '01/02/2020 00:10' is not an ISO 8601"),
     "empty stamp": ("t,a\n2020-01-01 00:00,1\n,2\n", r"line 3: the time is empty"),
     "text cell": ("t,a,b\n2020-01-01 00:00,1,2\n2020-01-01 00:10,1,fast\n", r"line 3, column 'b': 'fast' is not a"),
+    "decimal comma": ("t;a\n2020-01-01 00:00;1,5\n2020-01-01 00:10;2\n", r"'1,5' is not a number; .*\(1.5, not 1,5\)"),
     "inf cell": ("t,a\n2020-01-01 00:00,1\n2020-01-01 00:10,inf\n", r"line 3, column 'a': 'inf' is not a number"),
     "ragged": ("t,a,b\n2020-01-01 00:00,1,2\n2020-01-01 00:10,1\n", r"line 3: 2 cells, the header has 3"),
     "unnamed": ("t,a,\n2020-01-01 00:00,1,2\n2020-01-01 00:10,1,2\n", r"column 3 of the header has no name"),

@@ -7,9 +7,22 @@ import pytest
 
 import tsjt_basicts.data.prepare as prepare
 from tsjt_basicts.data.tasks import load_city
+from tsjt_basicts.data.city import City
+from tsjt_basicts.data.formats.stgfsl import save_stgfsl
 from tsjt_basicts.errors import ConfigError, UserError
-from tests.data.test_csv_format import GOOD
-from tests.data.test_prepare import fake_stgfsl
+
+GOOD = """timestamp,S1,S2,S3
+2020-01-06 06:10,51.0,,48.5
+2020-01-06 06:20,50.2,NA,47.9
+2020-01-06 06:40,49.0,3,47.0
+2020-01-06 06:50,48.0,n/a,46.0
+"""
+
+
+def fake_stgfsl(folder, nodes: int = 5, steps: int = 24 * 6) -> City:
+    city = City("x", np.random.default_rng(0).uniform(1, 70, (steps, nodes, 2)), np.eye(nodes), 60, 24)
+    save_stgfsl(city, folder)
+    return city
 
 
 def run(*argv) -> int:
@@ -66,6 +79,7 @@ BAD_INPUTS = {
     "shared city": (["--city", "beijing-metro"], "shared real city.*pick another name"),
     "shared city in capitals": (["--city", "Montevideo"], "shared real city"),
     "paper city misspelt": (["--city", "metr-la"], "spelled METR-LA"),
+    "paper city options": (["--city", "METR-LA", "--interval-minutes", "0"], "METR-LA is a paper city.*drop those"),
     "no source": (["--from", "{tmp}/absent"], "--from .*absent does not exist"),
     "out is a file": (["--out", "{out}/README.md"], "--out .*README.md is a file"),
     "city is the readme": (["--city", "README.md"], "exists and is not a folder"),

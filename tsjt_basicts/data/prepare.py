@@ -335,9 +335,8 @@ def write_city_folder(prepared: Prepared, target: Path, meta: dict) -> None:
 def check_before_work(args: argparse.Namespace) -> Path:
     """Refuse bad options before reading anything; the ``<out>/<CITY>`` folder to write."""
     check_city_name(args.city)
-    if args.city in PAPER_CITIES and (
-        args.interval_minutes or args.steps_per_day or args.start or args.zero_is_missing is not None
-    ):
+    own_settings = (args.interval_minutes, args.steps_per_day, args.zero_is_missing, args.start or None)
+    if args.city in PAPER_CITIES and any(setting is not None for setting in own_settings):
         raise ConfigError(
             f"{args.city} is a paper city: its calendar and missing-value convention are fixed; drop those options"
         )

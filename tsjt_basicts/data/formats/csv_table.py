@@ -111,9 +111,11 @@ def numbers_of(table: Table, columns: list[int]) -> np.ndarray:
 
 def refuse_cell(table: Table, columns: list[int], cells: np.ndarray, where: tuple[int, int]) -> NoReturn:
     row, col = where
+    cell = str(cells[row, col])
+    decimal_comma = " with a decimal point (1.5, not 1,5)" if "," in cell else ""
     raise DataError(
-        f"{table.path}, line {table.lines[row]}, column {table.header[columns[col]]!r}: {str(cells[row, col])!r} "
-        "is not a number; write a number, or leave the cell empty (or NA) when the value is missing"
+        f"{table.path}, line {table.lines[row]}, column {table.header[columns[col]]!r}: {cell!r} is not a number; "
+        f"write a number{decimal_comma}, or leave the cell empty (or NA) when the value is missing"
     )
 
 
