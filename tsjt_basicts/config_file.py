@@ -41,7 +41,8 @@ def line_in(error: BaseException, path: str) -> int | None:
 def import_config(path: str) -> types.ModuleType:
     """Run config file ``path``; a failure becomes one :class:`ConfigError` naming the file and line."""
     if not Path(path).is_file():
-        raise ConfigError(f"config file {path!r} not found; give one of configs/ (e.g. configs/TSJT-paper_GWN_Synthetic.py)")
+        raise ConfigError(f"config file {path!r} not found; give one of configs/ "
+                          "(e.g. configs/TSJT-paper_GWN_Synthetic.py)")
     spec = importlib.util.spec_from_file_location(Path(path).stem.replace("-", "_"), path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"config file {path!r} is not a Python file; give a .py file defining EXPERIMENT or BASELINE")

@@ -79,21 +79,23 @@ def check_checkpoint_fits(model: torch.nn.Module, ckpt_path: str) -> None:
         saved = torch.load(ckpt_path, map_location="cpu")["model_state_dict"]
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a file that is no checkpoint
         reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
-        raise ConfigError(f"--ckpt {ckpt_path} is not a BasicTS checkpoint ({type(error).__name__}: {reason})") from error
+        raise ConfigError(
+            f"--ckpt {ckpt_path} is not a BasicTS checkpoint ({type(error).__name__}: {reason})") from error
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     found = {name: tuple(tensor.shape) for name, tensor in saved.items()}
     if found != expected:
         differ = sorted(set(found) ^ set(expected)) or sorted(n for n in found if found[n] != expected[n])
-        raise ConfigError(f"--ckpt {ckpt_path} holds another model than this config builds ({differ[0]} differs); {hint}")
+        raise ConfigError(
+            f"--ckpt {ckpt_path} holds another model than this config builds ({differ[0]} differs); {hint}")
 
 
 def launch_evaluation(cfg, ckpt_path: str, runner_cls: type = TSJTRunner):
     """Evaluate ``ckpt_path`` on the target's test windows; writes
     ``test_metrics_<checkpoint stem>_<path digest>.json`` beside the training run's own
     ``test_metrics.json`` (which stays as it is); the runner's ``result_file`` names it."""
+    check_checkpoint_fits(cfg.model(cfg.model_config), ckpt_path)  # before the runner makes any folder
     select_device(cfg)
     runner = runner_cls(cfg)
-    check_checkpoint_fits(runner.bare_model, ckpt_path)
     runner.result_file = evaluation_result_file(ckpt_path)
     runner.init_logger(logger_name=f"TSJT-evaluation-{cfg.md5[:8]}", log_file_name="evaluation_log")
     runner.eval(ckpt_path)

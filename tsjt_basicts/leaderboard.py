@@ -42,7 +42,7 @@ import numpy as np
 from tsjt_basicts.curves import plot_task_curves
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.errors import ConfigError, report_user_errors
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_result
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, usable_results
 
 logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
@@ -109,15 +109,9 @@ class Row:
 
 
 def collect(root: Path) -> list[dict]:
-    """Every usable record under ``root`` (others are skipped with a warning naming the file); of two
-    files of one run (setting, method, backbone, seed) the newer wins."""
+    """Every usable record under ``root``; of two files of one run (setting, method, backbone, seed) the newer wins."""
     latest: dict[tuple, tuple[dict, Path]] = {}
-    for path in sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime):
-        try:
-            record = read_result(path)
-        except UnusableResult as error:
-            logger.warning("skipping %s: %s; delete it and rerun that run (a suite reruns runs without one)", path, error)
-            continue
+    for path, record in usable_results(sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime)):
         if record.get("grid_candidate"):  # one run of a source-ratio grid; the grid's choice is its own file
             continue
         key = (Setting.of(record), record["method"], record.get("backbone", "-"), record["seed"])
@@ -300,7 +294,8 @@ def write_readme_section(path: Path, name: str, lines: list[str]) -> None:
     start, end = f"<!-- leaderboard:{name} -->", f"<!-- /leaderboard:{name} -->"
     text = path.read_text()
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ConfigError(f"{path} needs one '{start}' line followed by one '{end}' line; add them where the table goes")
+        raise ConfigError(f"{path} needs one '{start}' line followed by one '{end}' line; "
+                          "add them where the table goes")
     head, rest = text.split(start)
     _, tail = rest.split(end)
     path.write_text(head + start + "\n" + "\n".join(lines).strip() + "\n" + end + tail)

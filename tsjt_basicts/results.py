@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.metrics import REPORTED_STEPS, MetricAccumulator
 
+logger = logging.getLogger(__name__)
 RESULT_FILE = "test_metrics.json"
 WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
 RECORD_KEYS = ("method", "seed", "task", "target", "data_kind", "protocol", "interval_minutes", "metrics")
@@ -57,9 +60,9 @@ def no_test_value_message(windows: CityWindows) -> str:
     first = int(windows.starts[0]) + windows.input_len
     stop = int(windows.starts[-1]) + windows.input_len + windows.output_len
     days = f"days {first / city.steps_per_day:.2f}-{stop / city.steps_per_day:.2f}"
-    return (f"city {city.name!r}: every value of its test range (steps {first}-{stop}, {days} of the series) is missing, "
-            "so no metric can be scored; give the city observed data at the end of its series, or make another city "
-            "the target")
+    return (f"city {city.name!r}: every value of its test range (steps {first}-{stop}, {days} of the series) is "
+            "missing, so no metric can be scored; give the city observed data at the end of its series, or make "
+            "another city the target")
 
 
 def evaluation_result_file(ckpt_path: str) -> str:
@@ -89,7 +92,7 @@ def read_result(path: str | Path) -> dict:
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UnusableResult(f"not a readable JSON file ({error}); a run killed while writing it?") from error
+        raise UnusableResult(f"cut off or not JSON ({error})") from error
     if not isinstance(record, dict):
         raise UnusableResult("not a result record (a JSON object)")
     missing = [key for key in RECORD_KEYS if key not in record]
@@ -100,6 +103,19 @@ def read_result(path: str | Path) -> dict:
     if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in headline_metrics(record)):
         raise UnusableResult("its MAE / RMSE at steps 1, 3, 6 or on average is missing or not finite")
     return record
+
+
+def usable_results(paths: Iterable[Path]) -> Iterator[tuple[Path, dict]]:
+    """``(path, record)`` of each usable result file of ``paths``; the others are skipped with a warning
+    naming the file and the fix."""
+    for path in paths:
+        try:
+            record = read_result(path)
+        except UnusableResult as error:
+            logger.warning("skipping %s: %s; delete it and rerun that run (a suite reruns runs without one)",
+                           path, error)
+            continue
+        yield path, record
 
 
 def headline_metrics(record: dict) -> list:
