@@ -104,9 +104,9 @@ def check_baseline(baseline: dict, path: str) -> None:
         problem = f"unknown keys {unknown}" if unknown else f"no {', '.join(missing)}"
         raise ConfigError(f"BASELINE of {path}: {problem}; its keys are {', '.join(BASELINE_KEYS)} "
                           "(method, task and budget required)")
-    if baseline["budget"] not in BUDGETS:
+    if not isinstance(baseline["budget"], str) or baseline["budget"] not in BUDGETS:
         raise ConfigError(f"BASELINE of {path}: unknown budget {baseline['budget']!r}; use one of {', '.join(BUDGETS)}")
-    entry = Entry(baseline["method"], baseline.get("backbone", "-"))
+    entry = Entry(str(baseline["method"]), str(baseline.get("backbone", "-")))
     try:
         if entry.method not in METHODS:
             baseline_runner(entry)

@@ -68,6 +68,9 @@ CONFIG_MISTAKES = {
     "BASELINE method": ("BASELINE = dict(method='Reptil', task='metro', budget='cpu')\n", "unknown method 'Reptil'"),
     "BASELINE backbone": ("BASELINE = dict(method='Reptile', backbone='LSTM', task='metro', budget='smoke')\n",
                           "unknown backbone 'LSTM'"),
+    "BASELINE Budget object": ("from tsjt_basicts.config import Budget\n"
+                               "BASELINE = dict(method='HA', task='metro', budget=Budget(steps=10,\n"
+                               "                steps_per_epoch=5))\n", "use one of paper, cpu, smoke"),
     "BASELINE without task": ("BASELINE = dict(method='HA', budget='cpu')\n", "no task; its keys are"),
 }
 
