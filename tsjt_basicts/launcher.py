@@ -78,7 +78,7 @@ def check_checkpoint_fits(model: torch.nn.Module, ckpt_path: str) -> None:
     try:
         saved = torch.load(ckpt_path, map_location="cpu")["model_state_dict"]
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a file that is no checkpoint
-        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+        reason = (str(error).strip().splitlines() or [""])[0].split(". ")[0][:120]  # its first sentence
         raise ConfigError(
             f"--ckpt {ckpt_path} is not a BasicTS checkpoint ({type(error).__name__}: {reason})") from error
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
