@@ -9,6 +9,7 @@ with other settings or data is never overwritten (:mod:`baselines.records`).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -211,6 +212,8 @@ class BestOnValidation:
             return
         mae = self.val_mae()
         self.model.train()
+        if mae is None or math.isnan(mae):  # nothing observed to score, or a diverged model: never selected
+            return
         if self.best is None or mae < self.best[0]:
             self.best = (mae, step, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
 
@@ -236,6 +239,18 @@ def finetune_and_test(result: ResultFile, config, data: TransferData, model: tor
     with phase(logger, method, "testing", f"on {len(data.target_test)} test windows of {target}"):
         metrics = score(data.target_test)
     return write_transfer_result(result, config, data, metrics, curve, selection)
+
+
+def meta_learn_and_test(result: ResultFile, config, data: TransferData, model: torch.nn.Module,
+                        rng: np.random.Generator, meta_train: Callable, finetune: Callable, score: Callable) -> dict:
+    """A meta-learner's phases: ``meta_train(model, sources, config, rng)`` for ``config.meta_iterations``
+    iterations, then :func:`finetune_and_test` with ``finetune(model, windows, config, rng, selector)``."""
+    method, sources = result.settings["method"], len(data.sources)
+    with phase(logger, method, "meta-training", f"{config.meta_iterations} iterations on {sources} source cities"):
+        meta_train(model, data.sources, config, rng)
+    return finetune_and_test(result, config, data, model,
+                             lambda selector: finetune(model, data.target_train, config, rng, selector),
+                             lambda windows: score(model, windows))
 
 
 def write_transfer_result(result: ResultFile, config, data: TransferData, metrics: MetricAccumulator,

@@ -23,7 +23,6 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass, field
 
@@ -33,9 +32,9 @@ import torch
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_device, check_few_shot_days
 from baselines.checks import check_settings, one_of, setting
 from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
+from baselines.common import BestOnValidation, claim_result, finetune_batches, meta_learn_and_test, score_windows
 from baselines.common import transfer_data
-from baselines.progress import bar, phase
+from baselines.progress import bar
 from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.split import VAL_DAYS
@@ -44,7 +43,6 @@ from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 
-logger = logging.getLogger(__name__)
 METHOD = "Reptile"
 State = dict[str, torch.Tensor]
 
@@ -164,12 +162,7 @@ def run(
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         model = build_backbone(config.backbone, **config.backbone_config).to(device)
-        sources = len(data.sources)
-        with phase(logger, METHOD, "meta-training", f"{config.meta_iterations} iterations on {sources} source cities"):
-            meta_train(model, data.sources, config, rng)
-        return finetune_and_test(result, config, data, model,
-                                 lambda selector: finetune(model, data.target_train, config, rng, selector),
-                                 lambda windows: evaluate(model, windows))
+        return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:

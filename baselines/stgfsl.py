@@ -42,7 +42,6 @@ Deviations from the authors' code (github.com/RobinLu1209/ST-GFSL):
 from __future__ import annotations
 
 import copy
-import logging
 import sys
 from dataclasses import dataclass
 
@@ -54,9 +53,9 @@ from torch import nn
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_device, check_few_shot_days, check_settings
 from baselines.checks import one_of, setting
 from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, TransferData, claim_result, finetune_and_test, finetune_batches
+from baselines.common import BestOnValidation, TransferData, claim_result, finetune_batches, meta_learn_and_test
 from baselines.common import score_windows, transfer_data
-from baselines.progress import bar, phase
+from baselines.progress import bar
 from tsjt_basicts.backbones import CityGraph, graph_for
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog
@@ -67,7 +66,6 @@ from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 
-logger = logging.getLogger(__name__)
 METHOD = "ST-GFSL"
 MODELS = ("GRU", "GWN")
 
@@ -313,12 +311,7 @@ def run(
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
-        sources = len(data.sources)
-        with phase(logger, METHOD, "meta-training", f"{config.meta_iterations} iterations on {sources} source cities"):
-            meta_train(model, data.sources, config, rng)
-        return finetune_and_test(result, config, data, model,
-                                 lambda selector: finetune(model, data.target_train, config, rng, selector),
-                                 lambda windows: evaluate(model, windows))
+        return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ CONFIG_MISTAKES = {
     "syntax error": (f"EXPERIMENT = dict({SYNTHETIC},\n    budget='smoke'\n    seed=1)\n",
                      "cfg.py line 2: SyntaxError: invalid syntax"),
     "raises on import": ("from tsjt_basicts.config import Budget\n\nEXPERIMENT = dict(budget=Budget(target_batch=0))\n",
-                         "cfg.py line 3: ValueError: every Budget field must be >= 1"),
+                         "cfg.py line 3: Budget.target_batch=0 must be a whole number >= 1"),
     "undefined name": ("EXPERIMENT = dict(task='synthetic', budget=BUDGETS['cpu'])\n",
                        "cfg.py line 1: NameError: name 'BUDGETS' is not defined"),
     "num_epochs": (f"EXPERIMENT = dict({SYNTHETIC}, num_epochs=0)\n",

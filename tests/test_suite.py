@@ -60,3 +60,12 @@ def test_jobs_run_entries_in_parallel_processes_with_the_same_results(tmp_path):
     assert len((tmp_path / "two" / "wall_times.jsonl").read_text().splitlines()) == 2
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path), jobs=0)
+
+
+def test_a_cut_off_result_is_reported_by_the_suite_and_left_as_it_is(tmp_path):
+    assert run_suite("table2", 1, "smoke", str(tmp_path), tasks=["synthetic"], methods=["HA"]) == []
+    path = result_path(SUITES["table2"][0][0], "synthetic", 0, "smoke", str(tmp_path))
+    path.write_text(path.read_text()[:50])
+    failed = run_suite("table2", 1, "smoke", str(tmp_path), tasks=["synthetic"], methods=["HA"])
+    assert len(failed) == 1 and "unusable" in failed[0] and str(path) in failed[0]
+    assert len(path.read_text()) == 50

@@ -34,6 +34,7 @@ from tsjt_basicts.data.task_spec import Task, TaskRef
 from tsjt_basicts.data.tasks import TASKS, resolve_task
 from tsjt_basicts.engine.dataset import CrossCityDataset, TaskData, cached_task
 from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
@@ -85,10 +86,11 @@ class Budget:
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation / test batch"})
 
     def __post_init__(self) -> None:
-        if min(self.steps, self.steps_per_epoch, self.target_batch, self.source_batch, self.eval_batch_size) < 1:
-            raise ValueError(f"every Budget field must be >= 1, got {self}")
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"Budget.{name}={value!r} must be a whole number >= 1")
         if self.steps % self.steps_per_epoch:
-            raise ValueError(
+            raise ConfigError(
                 f"Budget.steps ({self.steps}) must be a multiple of steps_per_epoch ({self.steps_per_epoch})"
             )
 
@@ -124,8 +126,10 @@ class Training:
     patience: int | None = field(default=None, metadata={"help": "early stopping on validation MAE (epochs)"})
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ConfigError(f"Training.lr={self.lr!r} must be a positive number")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {sorted(OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {sorted(OPTIMIZERS)}")
 
 
 # The optimisation each budget trains with. The cpu budget takes ~100 target steps, too few for

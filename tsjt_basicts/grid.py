@@ -9,11 +9,13 @@ own ``test_metrics.json``, with every candidate's validation MAE and the grid's 
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import replace
 from pathlib import Path
 
 from tsjt_basicts.config import METHODS, PAPER_RATIO, Training, experiment_config
+from tsjt_basicts.data.city import DataError
 from tsjt_basicts.results import RESULT_FILE, write_result
 
 SOURCE_RATIO_GRID: tuple[float, ...] = (0.0, PAPER_RATIO, 0.05, 0.25, 1.0)
@@ -57,7 +59,10 @@ def run_ratio_grid(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID
     val_mae = {ratio: record["selection"]["val_MAE"] for ratio, record in candidates.items()}
     if any(mae is None for mae in val_mae.values()):
         raise ValueError("the source-ratio grid needs validation days: set val_days > 0 (default 0.5)")
-    chosen = min(val_mae, key=val_mae.get)
+    finite = {ratio: mae for ratio, mae in val_mae.items() if math.isfinite(mae)}
+    if not finite:
+        raise DataError(f"every source ratio of the grid diverged (validation MAE {val_mae}); lower the learning rate")
+    chosen = min(finite, key=finite.get)
     compute = {key: sum(r["compute"][key] for r in candidates.values()) for key in candidates[chosen]["compute"]}
     record = {
         **candidates[chosen], "grid_candidate": False, "compute": compute,

@@ -29,7 +29,7 @@ from tsjt_basicts.data.task_spec import Task, TaskRef
 from tsjt_basicts.data.tasks import resolve_task
 from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, run_folder
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_result
 
 logger = logging.getLogger(__name__)
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
@@ -204,6 +204,7 @@ def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpu
         path = result_path(entry, task, seed, budget, out_root, gpus)
         if path.is_file():
             check_same_data(path, task)
+            read_result(path)  # a cut-off or diverged result is reported, not counted as done
             logger.info("skip %s: result exists", label)
             return None
         logger.info("run %s (%s budget)", label, budget)
@@ -211,6 +212,9 @@ def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpu
         run_entry(entry, task, seed, budget, out_root, gpus)
         seconds = time.perf_counter() - started
         log_wall_time(out_root, entry, task, seed, budget, json.loads(path.read_text())["device"], seconds)
+    except UnusableResult as error:
+        logger.error("FAILED %s: %s is unusable (%s); delete it to run it again", label, path, error)
+        return f"{label}: {path} is unusable ({error}); delete it to run it again"
     except Exception as error:  # one failed run must not stop the suite; it is reported
         logger.error("FAILED %s: %s", label, error)
         return f"{label}: {error}"
@@ -225,7 +229,7 @@ def check_same_data(path: Path, task: Task) -> None:
     """
     from tsjt_basicts.engine.dataset import cached_task
 
-    record = json.loads(path.read_text())
+    record = read_result(path)
     config = record.get("config") or {}
     if record.get("method") in METHODS or "data_digest" not in record:
         return

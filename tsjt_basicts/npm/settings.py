@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tsjt_basicts.errors import ConfigError
+
 ScoreScale = Literal["sqrt_d", "sqrt_td", "none"]
 SupportKind = Literal["temperature", "relu_rownorm", "topk", "softmax_relu"]
 SCORE_SCALES: tuple[str, ...] = ("sqrt_d", "sqrt_td", "none")
@@ -33,13 +35,14 @@ class NPMConfig:
     dropout: float = field(default=0.0, metadata={"help": "dropout inside the encoder"})
 
     def __post_init__(self) -> None:
-        if self.num_prompts < 1:
-            raise ValueError(f"num_prompts must be >= 1, got {self.num_prompts}")
+        for name in ("num_prompts", "prompt_dim", "num_heads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"NPMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.prompt_dim % self.num_heads:
-            raise ValueError(f"prompt_dim ({self.prompt_dim}) must be divisible by num_heads ({self.num_heads})")
+            raise ConfigError(f"prompt_dim ({self.prompt_dim}) must be divisible by num_heads ({self.num_heads})")
         if self.score_scale not in SCORE_SCALES:
-            raise ValueError(f"unknown score_scale {self.score_scale!r}; use one of {SCORE_SCALES}")
+            raise ConfigError(f"unknown score_scale {self.score_scale!r}; use one of {SCORE_SCALES}")
         if self.support not in SUPPORT_KINDS:
-            raise ValueError(f"unknown prompt-graph support {self.support!r}; use one of {SUPPORT_KINDS}")
+            raise ConfigError(f"unknown prompt-graph support {self.support!r}; use one of {SUPPORT_KINDS}")
         if self.prompt_init_std <= 0 or self.support_temperature <= 0 or self.support_top_k < 1:
-            raise ValueError("prompt_init_std and support_temperature must be > 0 and support_top_k >= 1")
+            raise ConfigError("prompt_init_std and support_temperature must be > 0 and support_top_k >= 1")
