@@ -1,7 +1,5 @@
 """A task as data: specs, task files, user cities in their own data root, copies refused."""
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -132,3 +130,15 @@ def test_a_target_range_without_data_is_refused_before_any_work(own_cities, tmp_
         experiment_config(dict(target="my-city", sources=["other-a"], data_root=str(own_cities)),
                           budget=BUDGETS["smoke"], method="TSJT-paper", ckpt_root=str(tmp_path / "ckpt"))
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_baseline_config_takes_a_spec(own_cities, tmp_path, capsys):
+    import run
+
+    config = tmp_path / "ha.py"
+    config.write_text(f"BASELINE = dict(method='HA', budget='smoke', out_root={str(tmp_path / 'out')!r}, task=dict("
+                      f"name='mine', target='my-city', sources=['other-a'], data_root={str(own_cities)!r}))\n")
+    assert run.main(["-c", str(config)]) == 0
+    [path] = (tmp_path / "out").rglob("test_metrics.json")
+    record = json.loads(path.read_text())
+    assert record["task"] == "mine" and record["target"] == "my-city" and "HA/mine/" in str(path)
