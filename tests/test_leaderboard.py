@@ -238,3 +238,13 @@ def test_result_files_are_written_whole_or_not_at_all(tmp_path):
     assert json.loads(open(path).read()) == {"run": 1}
     assert sorted(os.listdir(tmp_path)) == ["test_metrics.json", theirs.name]
     assert theirs.read_text() == "half of their record"
+
+
+def test_convergence_reads_how_flat_a_curve_ends():
+    from tsjt_basicts.curves import convergence
+
+    flat = convergence([[100, 1.0], [200, 0.5], [300, 0.41], [400, 0.4], [500, 0.4], [600, 0.4]])
+    falling = convergence([[100, 1.0], [200, 0.9], [300, 0.8], [400, 0.7], [500, 0.6], [600, 0.5]])
+    assert flat["final_loss"] == 0.4 and flat["drop_last_third_%"] == pytest.approx(0.0)
+    assert falling["drop_last_third_%"] == pytest.approx(40.0)
+    assert convergence([[1, 1.0]]) == {}

@@ -32,6 +32,16 @@ class CurveLog:
             self._sum, self._count = 0.0, 0
 
 
+def convergence(points: list[list[float]]) -> dict[str, float]:
+    """How flat a curve ends: its last loss and the drop of the loss over the run's last third, in %
+    of the last loss (a few % or less: flattened; a negative drop: the loss rose again)."""
+    if len(points) < 3:
+        return {}
+    last_step, last = points[-1]
+    earlier = min(points, key=lambda point: abs(point[0] - 2 * last_step / 3))[1]
+    return {"final_loss": last, "drop_last_third_%": 100.0 * (earlier - last) / last if last else float("nan")}
+
+
 def _pyplot():
     import matplotlib
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsjt_basicts.curves import plot_task_curves
+from tsjt_basicts.curves import convergence, plot_task_curves
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.errors import ConfigError, report_user_errors
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, usable_results
@@ -53,6 +53,8 @@ EXTRAS = {  # per-run numbers shown in tables of their own: field -> (title, key
                     DIAGNOSTIC_KEYS, "{:.3f}"),
     "compute": ("Compute (optimizer steps and windows per run; source = meta-/pre-training or source passes)",
                 COMPUTE_KEYS, "{:,.0f}"),
+    "convergence": ("Convergence (training loss, z-scored MAE: its last value and its drop over the run's last "
+                    "third, % of the last; mean over seeds)", ("final_loss", "drop_last_third_%"), "{:.3g}"),
 }
 PAPER_TSJT_GWN_AVG_MAE = {"METR-LA": 3.38, "PEMS-BAY": 2.07, "Chengdu": 2.30, "Shenzhen": 2.15}
 Column = tuple[str, str]
@@ -128,7 +130,8 @@ def aggregate(method: str, backbone: str, runs: list[dict]) -> Row:
         method, backbone, tuple(sorted(run["seed"] for run in runs)),
         mean={column: float(v.mean()) for column, v in values.items()},
         std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
-        extras={name: means_of(runs, name) for name in EXTRAS},
+        extras={name: means_of([{**run, "convergence": convergence(run.get("train_curve") or [])} for run in runs],
+                               name) for name in EXTRAS},
     )
 
 
