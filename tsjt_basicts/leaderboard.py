@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tsjt_basicts.curves import convergence, plot_task_curves
+from tsjt_basicts.readme_section import write_readme_section
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.errors import ConfigError, report_user_errors
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, usable_results
@@ -290,18 +291,6 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
     if wall_times.is_file():
         lines += render_wall_times(wall_times)
     return "\n".join(lines)
-
-
-def write_readme_section(path: Path, name: str, lines: list[str]) -> None:
-    """Replace what stands between the two markers of ``name`` in ``path`` with ``lines``."""
-    start, end = f"<!-- leaderboard:{name} -->", f"<!-- /leaderboard:{name} -->"
-    text = path.read_text()
-    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ConfigError(f"{path} needs one '{start}' line followed by one '{end}' line; "
-                          "add them where the table goes")
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    path.write_text(head + start + "\n" + "\n".join(lines).strip() + "\n" + end + tail)
 
 
 def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
