@@ -197,3 +197,31 @@ def test_ddp_on_two_cpu_processes_gives_the_single_process_update(tmp_path):
     for rank in (0, 1):
         for a, b in zip(single, torch.load(tmp_path / f"world2_rank{rank}.pt")):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_a_diverged_run_stops_with_one_user_error(tmp_path):
+    from tsjt_basicts.runner import TrainingDiverged
+
+    cfg = experiment_config("synthetic", method="TargetOnly", budget=TINY_BUDGET, backbone_config=TINY_GWN,
+                            training=Training(lr=1e12, optimizer="sgd"), ckpt_root=str(tmp_path))
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+ .*lower Training.lr"):
+        launch_training(cfg)
+
+
+@pytest.mark.parametrize("training", [dict(clip_grad_norm=-1.0), dict(lr=float("inf")), dict(source_ratio=-1.0),
+                                      dict(patience=0)])
+def test_training_settings_that_would_train_wrongly_are_refused(training):
+    from tsjt_basicts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        Training(**training)
+
+
+def test_a_bad_backbone_width_or_allocation_fails_before_any_folder(tmp_path):
+    from tsjt_basicts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="residual_channels must be >= 1"):
+        experiment_config("synthetic", backbone_config={**TINY_GWN, "residual_channels": 0}, ckpt_root=str(tmp_path))
+    with pytest.raises(ConfigError, match="source_allocation='greedy'"):
+        tiny_config(tmp_path, source_allocation="greedy")
+    assert not any(tmp_path.iterdir())

@@ -23,7 +23,9 @@ result records whether A_K was used (``prompt_graph_used``) with all other setti
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from typing import get_args
 
 import torch
 from basicts.configs import BasicTSForecastingConfig
@@ -40,7 +42,8 @@ from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
 from tsjt_basicts.results import run_folder
 from tsjt_basicts.runner import TSJTSettings
-from tsjt_basicts.tsb import GAMMA1, GAMMA2
+from tsjt_basicts.data.windows import SourceAllocation
+from tsjt_basicts.tsb import GAMMA1, GAMMA2, Granularity
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,23 @@ class Training:
     patience: int | None = field(default=None, metadata={"help": "early stopping on validation MAE (epochs)"})
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ConfigError(f"Training.lr={self.lr!r} must be a positive number")
+        positive = {"lr": self.lr, "clip_grad_norm": self.clip_grad_norm, "patience": self.patience}
+        for name, value in positive.items():  # None = off, where allowed
+            if (value is not None or name == "lr") and not (is_finite_number(value) and value > 0):
+                raise ConfigError(f"Training.{name}={value!r} must be a finite number > 0"
+                                  + ("" if name == "lr" else " (or None: off)"))
+        if self.source_ratio is not None and not (is_finite_number(self.source_ratio) and self.source_ratio >= 0):
+            raise ConfigError(f"Training.source_ratio={self.source_ratio!r} must be a finite number >= 0 "
+                              "(or None: the method's)")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {sorted(OPTIMIZERS)}")
+        if self.granularity not in get_args(Granularity):
+            raise ConfigError(f"Training.granularity={self.granularity!r}; use one of {get_args(Granularity)}")
+
+
+def is_finite_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # The optimisation each budget trains with. The cpu budget takes ~100 target steps, too few for
@@ -206,7 +222,9 @@ def experiment_config(
     ``grid_candidate`` marks one run of a source-ratio grid (the leaderboard skips those).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
+        raise ConfigError(f"unknown method {method!r}; known: {sorted(METHODS)}")
+    if source_allocation not in get_args(SourceAllocation):
+        raise ConfigError(f"source_allocation={source_allocation!r}; use one of {get_args(SourceAllocation)}")
     spec, budget, training = METHODS[method], budget or Budget(), training or Training()
     split, task = Protocol(protocol, target_days, val_days), resolve_task(task)
     data = cached_task(task, data_root, data_seed, split)

@@ -32,6 +32,7 @@ from torch import nn
 from tsjt_basicts.curves import CURVE_PNG, plot_curve
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.npm import DiagnosticsAccumulator
+from tsjt_basicts.errors import UserError
 from tsjt_basicts.results import RESULT_FILE, result_record, write_result
 from tsjt_basicts.tsb import GAMMA1, GAMMA2, CombineStats, Granularity, build_combiner
 
@@ -59,6 +60,10 @@ def frozen_norm_statistics(model: nn.Module) -> Iterator[None]:
     finally:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
+
+
+class TrainingDiverged(UserError):
+    """The parameters left the finite numbers: the settings, not the code, need changing."""
 
 
 def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
@@ -162,6 +167,15 @@ class TSJTRunner(BasicTSRunner):
         self.log_combination(stats)
         self.source_batches = []
         super()._optimizer_step()
+        self.check_finite_parameters()
+
+    def check_finite_parameters(self) -> None:
+        """Stop a diverged run with one line (one device sync per step, not one per tensor)."""
+        if not torch.stack([param.isfinite().all() for param in self.trainable]).all():
+            raise TrainingDiverged(
+                f"training diverged at step {self.global_steps} (parameters hold NaN/inf); lower Training.lr "
+                "or set Training.clip_grad_norm, then start a new run"
+            )
 
     def log_combination(self, stats: CombineStats) -> None:
         """Per-step TensorBoard scalars (``tsb/*``) and per-epoch means (``train/*``) of the TSB diagnostics."""

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tsjt_basicts.backbones.layers.graph import CityGraph
+from tsjt_basicts.errors import ConfigError
 
 
 @dataclass
@@ -35,10 +36,17 @@ class BackboneConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{type(self).__name__}.{f.name} must be an int, got {value!r}")
-        for name in ("in_channels", "input_len", "output_len", "out_channels"):
+                raise ConfigError(f"{type(self).__name__}.{f.name} must be an int, got {value!r}")
+        self.require_at_least_1("in_channels", "input_len", "output_len", "out_channels")
+        dropout = getattr(self, "dropout", 0.0)
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ConfigError(f"{type(self).__name__}.dropout must be in [0, 1), got {dropout!r}")
+
+    def require_at_least_1(self, *names: str) -> None:
+        """Refuse any of the int fields ``names`` below 1 (a layer of no width or depth)."""
+        for name in names:
             if getattr(self, name) < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
 
     @classmethod
     def field_names(cls) -> list[str]:

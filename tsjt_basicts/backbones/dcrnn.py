@@ -11,6 +11,7 @@ from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.layers import DCGRUCell
 from tsjt_basicts.backbones.layers.graph import CityGraph
 from tsjt_basicts.backbones.registry import register_backbone
+from tsjt_basicts.errors import ConfigError
 
 
 @dataclass
@@ -31,8 +32,9 @@ class DCRNNConfig(BackboneConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.hidden_size, self.num_layers, self.cl_decay_steps) < 1 or self.diffusion_steps < 0:
-            raise ValueError("DCRNNConfig: hidden_size, num_layers, cl_decay_steps >= 1 and diffusion_steps >= 0")
+        self.require_at_least_1("hidden_size", "num_layers", "cl_decay_steps")
+        if self.diffusion_steps < 0:
+            raise ConfigError(f"DCRNNConfig.diffusion_steps must be >= 0, got {self.diffusion_steps}")
 
 
 @register_backbone("DCRNN")

@@ -11,6 +11,7 @@ from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.layers import ChannelBatchNorm, DiffusionGraphConv, DilatedGatedConv
 from tsjt_basicts.backbones.layers.graph import CityGraph
 from tsjt_basicts.backbones.registry import register_backbone
+from tsjt_basicts.errors import ConfigError
 
 
 @dataclass
@@ -39,9 +40,9 @@ class GWNConfig(BackboneConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.num_nodes is not None and (not self.adaptive_graph or self.num_nodes < 1):
-            raise ValueError("GWNConfig.num_nodes needs adaptive_graph=True and a positive node count")
-        if min(self.blocks, self.layers_per_block, self.kernel_size, self.diffusion_order) < 1:
-            raise ValueError("GWNConfig: blocks, layers_per_block, kernel_size and diffusion_order must be >= 1")
+            raise ConfigError("GWNConfig.num_nodes needs adaptive_graph=True and a positive node count")
+        self.require_at_least_1("residual_channels", "dilation_channels", "skip_channels", "end_channels",
+                                "kernel_size", "blocks", "layers_per_block", "diffusion_order", "embedding_dim")
 
     @property
     def receptive_field(self) -> int:

@@ -10,6 +10,7 @@ from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.layers import ChannelAlign, ChebGraphConv, TemporalConv
 from tsjt_basicts.backbones.layers.graph import CityGraph
 from tsjt_basicts.backbones.registry import register_backbone
+from tsjt_basicts.errors import ConfigError
 
 
 @dataclass
@@ -31,11 +32,10 @@ class STGCNConfig(BackboneConfig):
         super().__post_init__()
         self.block_channels = tuple(int(c) for c in self.block_channels)
         if len(self.block_channels) != 3 or min(self.block_channels) < 1:
-            raise ValueError(f"STGCNConfig.block_channels must be 3 positive ints, got {self.block_channels}")
-        if min(self.num_blocks, self.kt, self.ks) < 1:
-            raise ValueError("STGCNConfig: num_blocks, kt and ks must be >= 1")
+            raise ConfigError(f"STGCNConfig.block_channels must be 3 positive ints, got {self.block_channels}")
+        self.require_at_least_1("num_blocks", "kt", "ks")
         if self.output_kernel < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"STGCNConfig: {self.num_blocks} blocks with kt={self.kt} need input_len > "
                 f"{2 * self.num_blocks * (self.kt - 1)}, got {self.input_len}; use fewer blocks or a smaller kt"
             )

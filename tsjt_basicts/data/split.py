@@ -100,7 +100,8 @@ def split_target(city: City, protocol: Protocol) -> CitySplit:
     for part in (split.train, split.val, split.test):
         if part is not None and len(part) < protocol.window_len:
             raise DataError(
-                f"target {city.name!r}: range {part} is shorter than one window ({protocol.window_len} steps)"
+                f"target {city.name!r}: the range ({part}) is shorter than one window ({protocol.window_len} steps); "
+                "a target needs a longer series (or more target_days / val_days); a short city can still be a source"
             )
     return split
 
@@ -148,13 +149,20 @@ def check_observed(city: City, steps: StepRange, part: str, fix: str) -> None:
         raise DataError(f"city {city.name!r}: its {part} range ({steps}) holds no observed value; {fix}")
 
 
+def forecast_steps(steps: StepRange, protocol: Protocol) -> StepRange:
+    """The steps of ``steps`` that its windows forecast (and score): all but the first input."""
+    return StepRange(steps.start + protocol.input_len, steps.stop)
+
+
 def check_task_protocol(target: City, sources: list[City], protocol: Protocol) -> None:
-    """Before any work: the target splits under ``protocol`` and every range the run reads has data."""
+    """Before any work: the target splits under ``protocol`` and every range the run reads has data
+    where its windows are scored."""
     split = split_target(target, protocol)
     fix = "check the series (NaN or, for speed data, 0 marks missing) or change target_days"
-    check_observed(target, split.train, "few-shot training", fix)
+    check_observed(target, forecast_steps(split.train, protocol), "few-shot training", fix)
     if split.val is not None:
-        check_observed(target, split.val, "validation", "set val_days=0 or " + fix)
-    check_observed(target, split.test, "test", "a test range without data cannot be scored; " + fix)
+        check_observed(target, forecast_steps(split.val, protocol), "validation", "set val_days=0 or " + fix)
+    check_observed(target, forecast_steps(split.test, protocol), "test",
+                   "a test range without data cannot be scored; " + fix)
     for source in sources:
         check_observed(source, StepRange(0, source.num_steps), "whole", "remove it from the sources")

@@ -113,8 +113,8 @@ def resolve_task(task: TaskRef) -> Task:
             f"unknown task {task!r}; known tasks: {', '.join(TASKS)}; or give a spec such as {SPEC_EXAMPLE} "
             "or a task file my_task.toml (see tsjt_basicts/data/task_spec.py)"
         )
-    if resolved.name in TASKS:
-        raise DataError(f"your task is named {resolved.name!r}, a built-in task; give it another name")
+    if resolved.name.lower() in {name.lower() for name in TASKS}:
+        raise DataError(f"your task is named {resolved.name!r}, like a built-in task; give it another name")
     return resolved
 
 

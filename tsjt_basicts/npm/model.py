@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from tsjt_basicts.backbones import CityGraph, backbone_class, build_backbone
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.npm.bank import PromptBank, PromptGraphSupport, prompt_graph
 from tsjt_basicts.npm.diagnostics import PromptInternals
 from tsjt_basicts.npm.encoder import PatternEncoder
@@ -28,7 +29,8 @@ class NodePromptedConfig:
     def __post_init__(self) -> None:
         clash = {"in_channels", "input_len", "output_len"} & set(self.backbone_config)
         if clash:
-            raise ValueError(f"set {sorted(clash)} on NodePromptedConfig itself, not inside backbone_config")
+            raise ConfigError(f"set {sorted(clash)} on NodePromptedConfig itself, not inside backbone_config")
+        check_backbone_settings(self)
 
     @property
     def uses_prompt_graph(self) -> bool:
@@ -41,12 +43,23 @@ def backbone_settings(config: NodePromptedConfig) -> dict:
     settings = dict(config.backbone_config)
     if config.uses_prompt_graph:
         if settings.get("adaptive_graph") is False:
-            raise ValueError(
+            raise ConfigError(
                 f"{config.backbone} with adaptive_graph=False cannot take the prompt graph A_K; drop that setting, "
                 "or set prompt_graph=False for the 'w/o A_K' ablation"
             )
         settings["adaptive_graph"] = True
     return settings
+
+
+def check_backbone_settings(config: NodePromptedConfig) -> None:
+    """Build the backbone's config once, so that a bad field or width fails here, before any work."""
+    backbone_config = backbone_class(config.backbone).Config
+    settings = {**backbone_settings(config), "input_len": config.input_len, "output_len": config.output_len}
+    unknown = sorted(set(settings) - set(backbone_config.field_names()))
+    if unknown:
+        raise ConfigError(f"{config.backbone} has no field {', '.join(unknown)}; "
+                          f"its fields: {', '.join(backbone_config.field_names())}")
+    backbone_config(**settings)
 
 
 class NodePromptedModel(nn.Module):
