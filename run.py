@@ -25,56 +25,73 @@ import sys
 from pathlib import Path
 
 from tsjt_basicts.config_file import check_experiment, load_config
-from tsjt_basicts.errors import ConfigError, UserError, report_user_errors
+from tsjt_basicts.errors import ConfigError, OneLineParser, UserError, check_output_folder, run_command
 
 __all__ = ["load_config", "main"]
 BASELINE_KEYS = ("method", "backbone", "task", "budget", "out_root")
+SUITE_DEFAULTS = {"seeds": 3, "budget": "cpu", "tasks": None, "methods": None, "out_root": None, "jobs": 1}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def command_line() -> OneLineParser:
+    """run.py's options; the suite's default to None here, so that one given with -c is told apart."""
+    parser = OneLineParser(prog="python run.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("-c", "--config", help="config file defining EXPERIMENT or BASELINE")
     target.add_argument("--suite", help="run a comparison suite (table2, table2-paper, npm) and build its leaderboard")
     parser.add_argument("--gpus", default=None, help="GPU ids, e.g. '0' or '0,1' (DDP); omit for CPU")
     parser.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     parser.add_argument("--ckpt", default=None, help="evaluate this checkpoint instead of training")
-    parser.add_argument("--seeds", type=int, default=3, help="suite: seeds 0..N-1 per method and task")
-    parser.add_argument("--budget", default="cpu", help="suite: named budget (smoke, cpu, paper)")
-    parser.add_argument("--tasks", nargs="*", default=None,
-                        help="suite: only these tasks (names or task files my_task.toml)")
-    parser.add_argument("--methods", nargs="*", default=None, help="suite: only these methods (e.g. TSJT_GWN HA)")
-    parser.add_argument("--out-root", default=None, help="suite: results folder (default checkpoints/suite-<budget>)")
-    parser.add_argument("--jobs", type=int, default=1, help="suite: runs at once, in separate processes")
+    parser.add_argument("--seeds", type=int, help="suite: seeds 0..N-1 per method and task (default 3)")
+    parser.add_argument("--budget", help="suite: named budget (smoke, cpu, paper; default cpu)")
+    parser.add_argument("--tasks", nargs="+", help="suite: only these tasks (names or task files my_task.toml)")
+    parser.add_argument("--methods", nargs="+", help="suite: only these methods (e.g. TSJT_GWN HA)")
+    parser.add_argument("--out-root", help="suite: results folder (default checkpoints/suite-<budget>)")
+    parser.add_argument("--jobs", type=int, help="suite: runs at once, in separate processes (default 1)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
-    return parser.parse_args(argv)
+    return parser
 
 
-def check_gpus(gpus: str | None) -> None:
-    """Refuse GPU ids this machine does not have, before any work (None = CPU)."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return command_line().parse_args(argv)
+
+
+def check_gpus(gpus: str | None, named: str | None = None, unset: str = "omit --gpus") -> None:
+    """Refuse GPU ids this machine does not have, before any work (None = CPU); ``named`` tells where
+    they were given (default ``--gpus IDS``), ``unset`` how to run on the CPU instead."""
     if gpus is None:
         return
     ids = gpus.split(",")
     if not all(i.strip().isdigit() for i in ids) or len(set(ids)) != len(ids):
-        raise ConfigError(f"--gpus {gpus!r}: give distinct GPU ids such as 0 or 0,1; omit --gpus to run on the CPU")
+        raise ConfigError(f"{named or f'--gpus {gpus!r}'}: give distinct GPU ids such as 0 or 0,1; "
+                          f"{unset} to run on the CPU")
     import torch
 
+    named = named or f"--gpus {gpus}"
     if not torch.cuda.is_available():
-        raise ConfigError(f"--gpus {gpus}: torch {torch.__version__} sees no CUDA GPU on this machine; "
-                          "omit --gpus to run on the CPU")
+        raise ConfigError(f"{named}: torch {torch.__version__} sees no CUDA GPU on this machine; "
+                          f"{unset} to run on the CPU")
     count = torch.cuda.device_count()
     if max(map(int, ids)) >= count:
-        raise ConfigError(f"--gpus {gpus}: this machine has {count} GPU(s), ids 0-{count - 1}")
+        raise ConfigError(f"{named}: this machine has {count} GPU(s), ids 0-{count - 1}")
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """The command line's own mistakes, before a config is read."""
+    """The command line's own mistakes, before a config is read; a suite's options given with -c
+    (or --seed with --suite) would be ignored, so they are refused."""
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed {args.seed}: seeds are integers >= 0")
+    if args.seed is not None and args.suite:
+        raise ConfigError("--seed sets the seed of one -c CONFIG; a suite runs seeds 0..N-1: give --seeds N instead")
     if args.ckpt is not None and args.suite:
         raise ConfigError("--ckpt evaluates one checkpoint of a config: use it with -c CONFIG, not --suite")
     if args.ckpt is not None and not Path(args.ckpt).is_file():
         raise ConfigError(f"--ckpt {args.ckpt!r} is not a file; give the path of a .pt checkpoint in a run folder")
+    ignored = [name for name in SUITE_DEFAULTS if getattr(args, name) is not None]
+    if args.config and ignored:
+        options = ", ".join(f"--{name.replace('_', '-')}" for name in ignored)
+        raise ConfigError(f"{options} only apply to --suite and would be ignored with -c CONFIG: drop them (a "
+                          "config sets its own budget, task, method and ckpt_root / out_root; --seed its seed)")
     check_gpus(args.gpus)
 
 
@@ -83,20 +100,25 @@ def run_suite_command(args: argparse.Namespace) -> int:
     from tsjt_basicts import leaderboard
     from tsjt_basicts.suite import default_out_root, run_suite
 
+    options = {name: default if getattr(args, name) is None else getattr(args, name)
+               for name, default in SUITE_DEFAULTS.items()}
+    out_root = options["out_root"] or default_out_root(str(options["budget"]))
+    check_output_folder(out_root, "--out-root")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    out_root = args.out_root or default_out_root(args.budget)
-    failed = run_suite(args.suite, args.seeds, args.budget, out_root, args.gpus, args.tasks, args.methods, args.jobs)
-    board = leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard"),
-                              *(["--debug"] if args.debug else [])])
+    failed = run_suite(args.suite, options["seeds"], options["budget"], out_root, args.gpus, options["tasks"],
+                       options["methods"], options["jobs"])
+    board = 0
+    if Path(out_root).is_dir():  # not made when no run could start
+        board = leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard"),
+                                  *(["--debug"] if args.debug else [])])
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed or board else 0
 
 
 def check_baseline(baseline: dict, path: str) -> None:
-    """Known keys, method, budget and backbone of a ``BASELINE`` dict, before any work."""
-    from tsjt_basicts.config import BUDGETS, METHODS
-    from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
+    """Known keys, method, budget, backbone and out_root of a ``BASELINE`` dict, before any work."""
+    from tsjt_basicts.config import BUDGETS
 
     unknown = sorted(set(baseline) - set(BASELINE_KEYS))
     missing = [key for key in ("method", "task", "budget") if key not in baseline]
@@ -106,13 +128,48 @@ def check_baseline(baseline: dict, path: str) -> None:
                           "(method, task and budget required)")
     if not isinstance(baseline["budget"], str) or baseline["budget"] not in BUDGETS:
         raise ConfigError(f"BASELINE of {path}: unknown budget {baseline['budget']!r}; use one of {', '.join(BUDGETS)}")
-    entry = Entry(str(baseline["method"]), str(baseline.get("backbone", "-")))
+    check_output_folder(baseline.get("out_root", "checkpoints"), f"BASELINE of {path}: out_root")
     try:
-        if entry.method not in METHODS:
-            baseline_runner(entry)
-            baseline_config(entry, baseline["budget"])
+        check_baseline_backbone(str(baseline["method"]), str(baseline.get("backbone", "-")), baseline["budget"])
     except ValueError as error:  # an unknown method or backbone, raised while building the baseline's config
         raise ConfigError(f"BASELINE of {path}: {error}") from error
+
+
+def check_baseline_backbone(method: str, backbone: str, budget: str) -> None:
+    """A known method with a backbone it takes ("-": none); ValueError naming the backbones it takes."""
+    from tsjt_basicts.backbones import list_backbones
+    from tsjt_basicts.config import METHODS
+    from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
+
+    takes = list_backbones() if method in METHODS else backbones_of(method, budget)
+    if method not in METHODS:
+        baseline_runner(Entry(method, backbone))  # an unknown method
+    if not takes and backbone != "-":
+        raise ValueError(f"{method} takes no backbone (it is fitted on the target city alone); "
+                         f"remove backbone={backbone!r}")
+    if takes and backbone == "-":
+        raise ValueError(f"{method} needs a backbone: add backbone=... (one of {', '.join(takes)})")
+    if takes and backbone not in takes:
+        raise ValueError(f"unknown backbone {backbone!r} for {method}; it takes one of {', '.join(takes)}")
+    if method not in METHODS:
+        baseline_config(Entry(method, backbone), budget)  # the rest of its settings
+
+
+def backbones_of(method: str, budget: str) -> list[str]:
+    """The backbones baseline ``method`` can run with (none for HA and ARIMA, which have no config)."""
+    from tsjt_basicts.backbones import list_backbones
+    from tsjt_basicts.suite import SUITES, Entry, baseline_config
+
+    named = {entry.backbone for entries, _ in SUITES.values() for entry in entries} | set(list_backbones())
+    takes = []
+    for backbone in sorted(named - {"-"}):
+        try:
+            if baseline_config(Entry(method, backbone), budget) is None:
+                return []
+        except (KeyError, ValueError):  # not one of this method's backbones
+            continue
+        takes.append(backbone)
+    return takes
 
 
 def run_baseline_config(baseline: dict, args: argparse.Namespace) -> int:
@@ -122,7 +179,7 @@ def run_baseline_config(baseline: dict, args: argparse.Namespace) -> int:
         raise ConfigError("--ckpt evaluates a checkpoint of an EXPERIMENT config; baselines keep none: drop --ckpt")
     check_baseline(baseline, args.config)
     baseline = {"backbone": "-", "out_root": "checkpoints", **baseline}
-    entry, seed = Entry(baseline["method"], baseline["backbone"]), args.seed or 0
+    entry, seed = Entry(str(baseline["method"]), baseline["backbone"]), args.seed or 0
     budget, out_root = baseline["budget"], baseline["out_root"]
     run_entry(entry, baseline["task"], seed, budget, out_root, args.gpus)
     return show_result(result_path(entry, baseline["task"], seed, budget, out_root, args.gpus))
@@ -172,13 +229,15 @@ def run(args: argparse.Namespace) -> int:
         return run_baseline_config(spec, args)
     overrides = {key: value for key, value in (("seed", args.seed), ("gpus", args.gpus)) if value is not None}
     experiment = check_experiment({**spec, **overrides}, args.config)
-    check_gpus(experiment.get("gpus"))
+    if args.gpus is None:  # the config's own gpus
+        gpus = experiment.get("gpus")
+        check_gpus(gpus, f"EXPERIMENT of {args.config}: gpus={gpus!r}", "remove gpus from the config")
     return run_experiment(experiment, args.ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return report_user_errors(lambda: run(args), args.debug)
+    """The command line: 0, 1 (a run failed or diverged), or 2 with one ``error:`` line for a bad input."""
+    return run_command(command_line(), argv, run)
 
 
 def show_result(path: Path) -> int:

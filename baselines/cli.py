@@ -1,20 +1,22 @@
 """The command line every baseline shares: ``python -m baselines.<method> --task ... [--seed ...]``.
 
-Phases are logged at INFO on stderr; a user's mistake (unknown task, bad value, a result of other
-settings in the way) ends in one ``error:`` line and exit status 2 (``--debug`` shows the traceback).
+Phases are logged at INFO on stderr; a user's mistake (a mistyped option, unknown task, bad value,
+a folder that is a file, a result of other settings in the way) ends in one ``error:`` line and
+exit status 2 before any work (``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
-from tsjt_basicts.errors import report_user_errors
+from tsjt_basicts.errors import ConfigError, OneLineParser, check_output_folder, run_command
 
 
-def parser(method: str, trained: bool = False) -> argparse.ArgumentParser:
+def parser(method: str, trained: bool = False) -> OneLineParser:
     """The options every baseline takes (``trained``: also ``--device``)."""
-    cli = argparse.ArgumentParser(
+    cli = OneLineParser(
         prog=f"python -m baselines.{method.lower()}",
         description=f"{method} on a task's target city; writes test_metrics.json",
     )
@@ -32,22 +34,36 @@ def parser(method: str, trained: bool = False) -> argparse.ArgumentParser:
     return cli
 
 
+def number(value: float | None, digits: int, unit: str = "") -> str:
+    """``value`` with ``digits`` decimals, or ``n/a`` where the metric is undefined (e.g. MAPE of zeros)."""
+    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
 def summary(record: dict) -> str:
     """One line: method, target, data kind, protocol and the averaged metrics."""
     avg = record["metrics"]["avg"]
     return (
         f"{record['method']} on {record['target']} [{record['data_kind']} data, {record['protocol']} protocol, "
-        f"seed {record['seed']}]: avg MAE {avg['MAE']:.4f}, RMSE {avg['RMSE']:.4f}, MAPE {avg['MAPE']:.2f}%"
+        f"seed {record['seed']}]: avg MAE {number(avg['MAE'], 4)}, RMSE {number(avg['RMSE'], 4)}, "
+        f"MAPE {number(avg['MAPE'], 2, '%')}"
     )
+
+
+def check_folders(args: argparse.Namespace) -> None:
+    """``--out-root`` can be made and ``--data-root`` is a folder, before any work."""
+    check_output_folder(args.out_root, "--out-root")
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise ConfigError(f"--data-root {args.data_root!r} is not a folder; give the folder of your prepared "
+                          "cities, or omit it for the project's datasets/")
 
 
 def cli_main(cli: argparse.ArgumentParser, argv: list[str] | None, run: Callable[[argparse.Namespace], dict]) -> int:
     """Parse ``argv``, run, print the summary line; the exit status (2 for a user's mistake)."""
-    args = cli.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    def main() -> int:
+    def main(args: argparse.Namespace) -> int:
+        check_folders(args)
         print(summary(run(args)))
         return 0
 
-    return report_user_errors(main, args.debug)
+    return run_command(cli, argv, main)

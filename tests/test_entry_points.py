@@ -58,7 +58,7 @@ CONFIG_MISTAKES = {
                           "npm_options has no field heads; its fields: num_heads"),
     "granularity": ("from tsjt_basicts.config import Training\n"
                     f"EXPERIMENT = dict({SYNTHETIC}, training=Training(granularity='layer'))\n",
-                    "granularity one of tensor, module, model"),
+                    "granularity='layer'"),
     "baseline name as method": ("EXPERIMENT = dict(task='synthetic', method='HA')\n",
                                 "unknown method 'HA'; known: TSJT, TSJT-paper"),
     "unknown backbone": (f"EXPERIMENT = dict({SYNTHETIC}, backbone='LSTM')\n",
@@ -72,13 +72,33 @@ CONFIG_MISTAKES = {
                                "BASELINE = dict(method='HA', task='metro', budget=Budget(steps=10,\n"
                                "                steps_per_epoch=5))\n", "use one of paper, cpu, smoke"),
     "BASELINE without task": ("BASELINE = dict(method='HA', budget='cpu')\n", "no task; its keys are"),
+    "both kinds": (f"EXPERIMENT = dict({SYNTHETIC})\nBASELINE = dict(method='HA', task='metro', budget='cpu')\n",
+                   "defines both EXPERIMENT and BASELINE; keep the one to run"),
+    "ckpt_root a file": (f"EXPERIMENT = dict({SYNTHETIC}, ckpt_root=__file__)\n",
+                         ("ckpt_root '/", "cfg.py' is a file, not a folder; give a folder path")),
+    "ckpt_root under a file": (f"EXPERIMENT = dict({SYNTHETIC}, ckpt_root=__file__ + '/runs')\n",
+                               "cfg.py, which is a file, not a folder"),
+    "data_root against the task's": ("import os\nEXPERIMENT = dict(task=dict(target='a', sources=['b'], "
+                                     "data_root=os.path.dirname(__file__)), data_root='elsewhere')\n",
+                                     "data_root='elsewhere' contradicts the task's own data_root"),
+    "BASELINE HA with a backbone": ("BASELINE = dict(method='HA', backbone='GWN', task='metro', budget='smoke')\n",
+                                    "HA takes no backbone (it is fitted on the target city alone); remove backbone"),
+    "BASELINE Reptile without one": ("BASELINE = dict(method='Reptile', task='metro', budget='smoke')\n",
+                                     "Reptile needs a backbone: add backbone=... (one of DCRNN, GWN, STGCN)"),
+    "BASELINE ST-GFSL backbone": ("BASELINE = dict(method='ST-GFSL', backbone='DCRNN', task='metro', budget='cpu')\n",
+                                  "unknown backbone 'DCRNN' for ST-GFSL; it takes one of GRU, GWN"),
+    "BASELINE out_root a file": ("BASELINE = dict(method='HA', task='metro', budget='cpu', out_root=__file__)\n",
+                                 ("out_root '/", "cfg.py' is a file, not a folder")),
+    "BASELINE out_root a number": ("BASELINE = dict(method='HA', task='metro', budget='cpu', out_root=5)\n",
+                                   "out_root=5 is not a folder path"),
 }
 
 
 @pytest.mark.parametrize("text, expected", CONFIG_MISTAKES.values(), ids=CONFIG_MISTAKES.keys())
 def test_config_mistakes_end_in_one_line(tmp_path, capsys, text, expected):
     assert run.main(["-c", write_config(tmp_path, text)]) == 2
-    assert expected in one_error_line(capsys)
+    line = one_error_line(capsys)
+    assert all(part in line for part in ((expected,) if isinstance(expected, str) else expected)), line
     assert os.listdir(tmp_path) == ["cfg.py"]  # nothing made
 
 
@@ -101,6 +121,64 @@ def test_a_missing_config_file_and_the_grid_with_a_checkpoint(tmp_path, capsys):
 def test_command_line_mistakes_end_in_one_line(tmp_path, capsys, options, expected):
     assert run.main(["-c", write_config(tmp_path, f"EXPERIMENT = dict({SYNTHETIC})\n"), *options]) == 2
     assert expected in one_error_line(capsys)
+
+
+SUITE = ["--suite", "table2", "--methods", "HA", "--tasks", "synthetic", "--seeds", "1", "--budget", "smoke"]
+USAGE_MISTAKES = {  # argparse's own: one line too, never its usage block
+    "no target": ([], "error: one of the arguments -c/--config --suite is required; see python run.py --help"),
+    "both targets": (["-c", "cfg.py", "--suite", "table2"], "argument --suite: not allowed with argument -c"),
+    "seed not a number": (["-c", "cfg.py", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+    "--tasks with no task": (["--suite", "table2", "--tasks", "--methods", "HA"],
+                             "argument --tasks: expected at least one argument"),
+    "--methods with no method": (["--suite", "table2", "--methods"], "argument --methods: expected at least one"),
+    "unknown option": (["--suite", "table2", "--seed-count", "2"], "unrecognized arguments: --seed-count 2"),
+    "--seed with --suite": ([*SUITE, "--seed", "3"], "a suite runs seeds 0..N-1: give --seeds N instead"),
+    "suite options with -c": (["-c", "cfg.py", "--budget", "paper", "--out-root", "x"],
+                              "--budget, --out-root only apply to --suite and would be ignored with -c CONFIG"),
+}
+
+
+@pytest.mark.parametrize("options, expected", USAGE_MISTAKES.values(), ids=USAGE_MISTAKES.keys())
+def test_usage_mistakes_and_ignored_options_end_in_one_line(tmp_path, capsys, monkeypatch, options, expected):
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, f"EXPERIMENT = dict({SYNTHETIC})\n")
+    assert run.main(options) == 2
+    assert expected in one_error_line(capsys)
+    assert os.listdir(tmp_path) == ["cfg.py"]
+
+
+def test_gpus_of_a_config_are_named_as_its_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = write_config(tmp_path, f"EXPERIMENT = dict({SYNTHETIC}, gpus='0', ckpt_root={str(tmp_path)!r})\n")
+    assert run.main(["-c", config]) == 2
+    assert one_error_line(capsys).endswith(f"EXPERIMENT of {config}: gpus='0': torch {torch.__version__} sees no "
+                                           "CUDA GPU on this machine; remove gpus from the config to run on the CPU")
+
+
+def test_a_suite_out_root_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    for out_root in ("notes.txt", "notes.txt/suite"):
+        assert run.main([*SUITE, "--out-root", str(tmp_path / out_root)]) == 2
+        assert "which is a file, not a folder" in one_error_line(capsys) or out_root == "notes.txt"
+    assert os.listdir(tmp_path) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_suite_task_that_cannot_load_fails_once_before_any_run(tmp_path, capsys):
+    task = tmp_path / "ghost.toml"
+    task.write_text(f'target = "ghost"\nsources = ["synthetic-la"]\ndata_root = "{tmp_path}"\n')
+    options = ["--suite", "table2", "--methods", "HA", "ARIMA", "--seeds", "2", "--budget", "smoke"]
+    assert run.main([*options, "--tasks", str(task), "--out-root", str(tmp_path / "out")]) == 2
+    assert "'ghost'" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_leaderboard_is_built_when_no_run_made_the_out_root(tmp_path, capsys, monkeypatch):
+    import tsjt_basicts.suite
+
+    monkeypatch.setattr(tsjt_basicts.suite, "run_suite", lambda *args: ["HA on synthetic, seed 0: it broke"])
+    assert run.main([*SUITE, "--out-root", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "failed: HA on synthetic, seed 0: it broke" in err and "--root" not in err
 
 
 def test_gpus_the_machine_lacks_are_refused_before_any_work(tmp_path, capsys, monkeypatch):

@@ -13,15 +13,16 @@ STEPS = ("step1", "step3", "step6", "avg")
 
 
 def write_record(root, method, backbone, seed, mae, rmse, kind="real", task="metro", target="hangzhou-metro",
-                 interval=10, protocol="strict", folder="", diagnostics=None, compute=None):
-    """A test_metrics.json as result_record writes it; ``mae``: one value, or {step: value}."""
+                 interval=10, protocol="strict", folder="", diagnostics=None, compute=None, settings=None):
+    """A test_metrics.json as result_record writes it; ``mae``: one value, or {step: value}; ``settings``:
+    more fields (budget, training, ...)."""
     mae = mae if isinstance(mae, dict) else dict.fromkeys(STEPS, mae)
     metrics = {step: {"MAE": mae.get(step, mae.get("rest")), "RMSE": rmse, "MAPE": 1.0} for step in STEPS}
     record = {
         "method": method, "backbone": backbone, "task": task, "seed": seed, "target_days": 3.0, "data_seed": 0,
         "target": target, "data_kind": kind, "protocol": protocol, "interval_minutes": interval,
         "test_windows": 10, "metrics": metrics, **({"diagnostics": diagnostics} if diagnostics else {}),
-        **({"compute": compute} if compute else {}),
+        **({"compute": compute} if compute else {}), **(settings or {}),
     }
     return write_result(str(root / (folder or f"{method}_{backbone}") / task / f"{protocol}_seed{seed}"), record)
 
@@ -248,3 +249,91 @@ def test_convergence_reads_how_flat_a_curve_ends():
     assert flat["final_loss"] == 0.4 and flat["drop_last_third_%"] == pytest.approx(0.0)
     assert falling["drop_last_third_%"] == pytest.approx(40.0)
     assert convergence([[1, 1.0]]) == {}
+
+
+def budget(steps: int) -> dict:
+    return {"budget": {"steps": steps, "target_batch": 64}, "training": {"lr": 2e-4}, "data_digest": "abc"}
+
+
+def test_runs_of_other_settings_are_rows_of_their_own_never_averaged_or_replaced(tmp_path):
+    root = tmp_path / "checkpoints"
+    for steps, mae in ((6, 9.0), (600, 2.0)):  # a smoke run written after a cpu run of the same seeds
+        for seed in (0, 1):
+            write_record(root, "TSJT", "GWN", seed, mae + seed, rmse=5.0, folder=f"TSJT_GWN_{steps}",
+                         settings=budget(steps))
+    write_record(root, "TSJT", "GWN", 0, 4.0, rmse=5.0, folder="TSJT_GWN_lr", settings={**budget(600), "training": {
+        "lr": 1e-3}})
+    write_record(root, "HA", "-", 0, 3.0, rmse=4.0, settings={"config": {"target_days": 3.0}})
+    paths = board(["--root", str(root), "--out", str(tmp_path / "board")])
+    (real,) = tables(paths["md"].read_text()).values()
+    assert {label: cells[:5:4] for label, cells in real.items() if label != "columns"} == {
+        "HA": ["1", "<u>3.00</u>"],
+        "TSJT (GWN) [budget.steps=6, training.lr=0.0002]": ["2", "9.50 ± 0.71"],
+        "TSJT (GWN) [budget.steps=600, training.lr=0.0002]": ["2", "**2.50 ± 0.71**"],
+        "TSJT (GWN) [budget.steps=600, training.lr=0.001]": ["1", "4.00"],
+    }
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert [(r["method"], r["settings"], r["n_seeds"]) for r in rows][1:] == [
+        ("TSJT", "budget.steps=6, training.lr=0.0002", "2"), ("TSJT", "budget.steps=600, training.lr=0.0002", "2"),
+        ("TSJT", "budget.steps=600, training.lr=0.001", "1"),
+    ]
+    assert len({r["settings_digest"] for r in rows}) == 4
+
+
+def test_a_grids_seeds_are_one_row_whatever_ratio_each_chose(tmp_path):
+    for seed, ratio in enumerate((0.1, 0.5)):
+        grid = {"ratios": [0.1, 0.5], "val_MAE": [1.0, 1.0], "chosen": ratio}
+        settings = {**budget(600), "training": {"lr": 2e-4, "source_ratio": ratio}, "source_ratio_grid": grid}
+        write_record(tmp_path, "TSJT", "GWN", seed, 2.0 + seed, rmse=3.0, settings=settings)
+    (real,) = tables(board(["--root", str(tmp_path), "--out", str(tmp_path / "board")])["md"].read_text()).values()
+    assert real["TSJT (GWN)"][:5:4] == ["2", "2.50 ± 0.71"]
+
+
+FIELD_MISTAKES = {  # a record field the leaderboard reads, of another type: skipped, the field named
+    "method": (5, "its method is 5, not text"),
+    "protocol": (7, "its protocol is 7, not text"),
+    "backbone": (None, "its backbone is None, not text"),
+    "task": (None, "its task is None, not text"),
+    "seed": ("zero", "its seed is 'zero', not a whole number"),
+    "interval_minutes": (True, "its interval_minutes is True, not a whole number"),
+    "diagnostics": ("bad", "its diagnostics is 'bad', not a table of numbers"),
+    "compute": ({"target_steps": "600"}, "its compute is {'target_steps': '600'}, not a table of numbers"),
+    "train_curve": ([[1, "x"]], "its train_curve is not a list of [step, loss] pairs"),
+}
+
+
+@pytest.mark.parametrize("key, value, expected", [(k, *v) for k, v in FIELD_MISTAKES.items()], ids=FIELD_MISTAKES)
+def test_a_record_field_of_another_type_is_skipped_naming_the_field(results, tmp_path, caplog, key, value, expected):
+    path = write_record(results, "TPB", "GWN", 0, 2.0, rmse=3.0)
+    write_result(os.path.dirname(path), {**json.loads(open(path).read()), key: value})
+    assert main(["--root", str(results), "--out", str(tmp_path / "board")]) == 0
+    assert "TPB" not in (tmp_path / "board" / "leaderboard.md").read_text()
+    assert any(path in r.getMessage() and expected in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_negative_error_is_skipped_not_ranked_best(results, tmp_path, caplog):
+    path = write_record(results, "TPB", "GWN", 0, -1.0, rmse=3.0)
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board")])["md"].read_text()
+    assert "TPB" not in markdown
+    assert any(path in r.getMessage() and "MAE / RMSE is negative" in r.getMessage() for r in caplog.records)
+
+
+def test_output_and_readme_mistakes_end_in_one_line_before_anything_is_written(results, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    out = ["--out", str(tmp_path / "board")]
+    mistakes = {
+        ("--out", str(tmp_path / "notes.txt")): f"error: --out {str(tmp_path / 'notes.txt')!r} is a file, not a folder",
+        ("--out", str(tmp_path / "notes.txt" / "b")): f"lies under {tmp_path / 'notes.txt'}, which is a file",
+        (*out, "--readme", str(readme)): "needs one '<!-- leaderboard:overview -->' line followed by one",
+        (*out, "--readme", str(tmp_path)): f"error: --readme {str(tmp_path)!r} is a folder; give the Markdown file",
+        (*out, "--readme", str(tmp_path / "nope.md")): "does not exist; give the Markdown file holding the markers",
+        (*out, "--rot", "x"): "error: unrecognized arguments: --rot x; see python -m tsjt_basicts.leaderboard --help",
+    }
+    for options, expected in mistakes.items():
+        assert main(["--root", str(results), *options]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert expected in line
+    assert sorted(os.listdir(tmp_path)) == ["README.md", "checkpoints", "notes.txt"]  # no board made
+    assert readme.read_text() == "no markers here\n" and (tmp_path / "notes.txt").read_text() == "mine"

@@ -69,3 +69,12 @@ def test_a_cut_off_result_is_reported_by_the_suite_and_left_as_it_is(tmp_path):
     failed = run_suite("table2", 1, "smoke", str(tmp_path), tasks=["synthetic"], methods=["HA"])
     assert len(failed) == 1 and "unusable" in failed[0] and str(path) in failed[0]
     assert len(path.read_text()) == 50
+
+
+def test_a_task_that_cannot_load_fails_once_before_any_run(tmp_path):
+    from tsjt_basicts.data.city import DataError
+
+    task = dict(name="ghost-task", target="ghost", sources=["synthetic-la"], data_root=str(tmp_path))
+    with pytest.raises(DataError, match="'ghost'"):
+        run_suite("table2", 2, "smoke", str(tmp_path / "out"), tasks=["synthetic", task], methods=["HA", "ARIMA"])
+    assert not (tmp_path / "out").exists()  # not even the good task ran

@@ -19,7 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tsjt_basicts.errors import ConfigError, UserError
+from tsjt_basicts.errors import ConfigError, UserError, check_output_folder
 
 CONFIG_KINDS = ("EXPERIMENT", "BASELINE")
 # keys people bring from other code bases -> the Budget / Training field that sets it
@@ -59,12 +59,15 @@ def import_config(path: str) -> types.ModuleType:
 
 
 def load_config(path: str) -> tuple[str, dict]:
-    """``("EXPERIMENT" | "BASELINE", the dict)`` of a config file."""
+    """``("EXPERIMENT" | "BASELINE", the dict)`` of a config file, which defines one of them."""
     module = import_config(path)
-    for kind in CONFIG_KINDS:
-        if isinstance(getattr(module, kind, None), dict):
-            return kind, dict(getattr(module, kind))
-    raise ConfigError(f"config file {path!r} must define EXPERIMENT = dict(...) or BASELINE = dict(...)")
+    defined = [kind for kind in CONFIG_KINDS if isinstance(getattr(module, kind, None), dict)]
+    if len(defined) > 1:
+        raise ConfigError(f"config file {path!r} defines both {' and '.join(defined)}; keep the one to run "
+                          "(one config file per experiment)")
+    if not defined:
+        raise ConfigError(f"config file {path!r} must define EXPERIMENT = dict(...) or BASELINE = dict(...)")
+    return defined[0], dict(getattr(module, defined[0]))
 
 
 def key_hint(key: str, known: list[str]) -> str:
@@ -143,7 +146,20 @@ def check_experiment(experiment: dict, path: str) -> dict:
         if experiment.get(key) is not None and experiment[key] < least:
             raise ConfigError(f"EXPERIMENT of {path}: {key}={experiment[key]} must be >= {least}")
     check_nested(experiment, path)
+    check_folders(experiment, path)
     return experiment
+
+
+def check_folders(experiment: dict, path: str) -> None:
+    """``ckpt_root`` can be made, and ``data_root`` does not contradict the task's own ``data_root``."""
+    from tsjt_basicts.data.tasks import resolve_task
+
+    check_output_folder(experiment.get("ckpt_root", "checkpoints"), f"EXPERIMENT of {path}: ckpt_root")
+    data_root = experiment.get("data_root")
+    own = resolve_task(experiment["task"]).data_root if data_root is not None else None
+    if own is not None and Path(own).resolve() != Path(data_root).resolve():
+        raise ConfigError(f"EXPERIMENT of {path}: data_root={data_root!r} contradicts the task's own data_root "
+                          f"{own!r}, which it would not change; remove one of them")
 
 
 def check_nested(experiment: dict, path: str) -> None:

@@ -5,9 +5,12 @@
 One table per target city and setting (data kind, protocol, few-shot days and, for synthetic
 data, the data seed), so records of different data kinds or protocols never share a table. Rows
 are methods (backbone in parentheses), columns MAE and RMSE at horizon steps 1, 3 and 6 (labelled
-step x interval in minutes) and on average; a cell is the mean ± sample std over seeds. Per column
-the lowest mean is **bold** and the second lowest <u>underlined</u>. Writes ``leaderboard.md``,
-``leaderboard.csv`` (one row per target x method), ``leaderboard.png`` (avg MAE ± std) and
+step x interval in minutes) and on average; a cell is the mean ± sample std over the seeds of one
+settings: a method run under several settings (budget, training, widths, data) gets a row per
+settings, labelled by what differs, e.g. ``TSJT (GWN) [budget.steps=600]``
+(:mod:`tsjt_basicts.leaderboard_runs`). Per column the lowest mean is **bold** and the second
+lowest <u>underlined</u>. Writes ``leaderboard.md``, ``leaderboard.csv`` (one row per target x
+method x settings), ``leaderboard.png`` (avg MAE ± std) and
 ``curves_<task>.png`` (each method's training loss, mean over seeds).
 
 Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`) and every
@@ -40,10 +43,11 @@ from pathlib import Path
 import numpy as np
 
 from tsjt_basicts.curves import convergence, plot_task_curves
-from tsjt_basicts.readme_section import write_readme_section
+from tsjt_basicts.errors import ConfigError, OneLineParser, check_output_folder, run_command
+from tsjt_basicts.leaderboard_runs import RunKey, Setting, collect, run_key, variant_labels
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
-from tsjt_basicts.errors import ConfigError, report_user_errors
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, usable_results
+from tsjt_basicts.readme_section import check_readme_section, write_readme_section
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
 
 logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
@@ -61,38 +65,6 @@ PAPER_TSJT_GWN_AVG_MAE = {"METR-LA": 3.38, "PEMS-BAY": 2.07, "Chengdu": 2.30, "S
 Column = tuple[str, str]
 
 
-@dataclass(frozen=True, order=True)
-class Setting:
-    """What results must share to be compared in one table."""
-
-    data_kind: str
-    protocol: str
-    target_days: str
-    data_seed: str  # "-" for real data, where it changes nothing
-    task: str
-    target: str
-    interval_minutes: int
-
-    @classmethod
-    def of(cls, record: dict) -> "Setting":
-        days = record.get("target_days")
-        synthetic = record["data_kind"] == "synthetic"
-        return cls(
-            record["data_kind"], record["protocol"], "?" if days is None else f"{days:g}",
-            str(record.get("data_seed", 0)) if synthetic else "-", record["task"], record["target"],
-            int(record["interval_minutes"]),
-        )
-
-    @property
-    def section(self) -> str:
-        seed = f", data seed {self.data_seed}" if self.data_kind == "synthetic" else ""
-        return f"{self.data_kind} data, {self.protocol} protocol, {self.target_days} few-shot days{seed}"
-
-    def column_label(self, column: Column) -> str:
-        metric, step = column
-        return f"{metric} avg" if step == "avg" else f"{metric} {int(step[4:]) * self.interval_minutes} min"
-
-
 @dataclass
 class Row:
     """One method's cells: mean and sample std (NaN for one seed) per column."""
@@ -104,31 +76,22 @@ class Row:
     std: dict[Column, float] = field(default_factory=dict)
     reported: bool = False  # a number quoted from the paper, not measured here
     extras: dict[str, dict[str, float]] = field(default_factory=dict)  # "diagnostics", "compute": means
+    variant: str = ""  # what tells this row's settings from the method's other rows ("" if it has one)
+    settings_digest: str = ""
 
     @property
     def label(self) -> str:
         name = self.method if self.backbone == "-" else f"{self.method} ({self.backbone})"
+        name = f"{name} [{self.variant}]" if self.variant else name
         return f"{name} [paper-reported]" if self.reported else name
 
 
-def collect(root: Path) -> list[dict]:
-    """Every usable record under ``root``; of two files of one run (setting, method, backbone, seed) the newer wins."""
-    latest: dict[tuple, tuple[dict, Path]] = {}
-    for path, record in usable_results(sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime)):
-        if record.get("grid_candidate"):  # one run of a source-ratio grid; the grid's choice is its own file
-            continue
-        key = (Setting.of(record), record["method"], record.get("backbone", "-"), record["seed"])
-        if key in latest:
-            logger.warning("%s and %s hold the same run; keeping the newer %s", latest[key][1], path, path)
-        latest[key] = (record, path)
-    return [record for record, _ in latest.values()]
-
-
-def aggregate(method: str, backbone: str, runs: list[dict]) -> Row:
-    """Mean and sample std over the seeds of one method in one setting."""
+def aggregate(key: RunKey, variant: str, runs: list[dict]) -> Row:
+    """Mean and sample std over the seeds of one method under one settings in one setting."""
+    _, method, backbone, digest = key
     values = {column: np.array([run["metrics"][column[1]][column[0]] for run in runs]) for column in COLUMNS}
     return Row(
-        method, backbone, tuple(sorted(run["seed"] for run in runs)),
+        method, backbone, tuple(sorted(run["seed"] for run in runs)), variant=variant, settings_digest=digest,
         mean={column: float(v.mean()) for column, v in values.items()},
         std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
         extras={name: means_of([{**run, "convergence": convergence(run.get("train_curve") or [])} for run in runs],
@@ -147,13 +110,15 @@ def means_of(runs: list[dict], name: str) -> dict[str, float]:
 
 
 def build_tables(records: list[dict]) -> dict[Setting, list[Row]]:
-    """Rows per setting, in setting order (real before synthetic) and method order."""
-    groups: dict[tuple[Setting, str, str], list[dict]] = defaultdict(list)
+    """Rows per setting, in setting order (real before synthetic) and method order; a method's runs of
+    other settings are rows of their own."""
+    groups: dict[RunKey, list[dict]] = defaultdict(list)
     for record in records:
-        groups[(Setting.of(record), record["method"], record.get("backbone", "-"))].append(record)
+        groups[run_key(record)].append(record)
+    variants = variant_labels(groups)
     tables: dict[Setting, list[Row]] = defaultdict(list)
-    for (setting, method, backbone), runs in sorted(groups.items()):
-        tables[setting].append(aggregate(method, backbone, runs))
+    for key, runs in sorted(groups.items(), key=lambda item: (*item[0][:3], variants[item[0]])):
+        tables[key[0]].append(aggregate(key, variants[key], runs))
     return dict(sorted(tables.items()))
 
 
@@ -299,7 +264,8 @@ def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
     stats = [f"{metric}_{step}_{stat}" for metric, step in COLUMNS for stat in ("mean", "std")]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*keys, "method", "backbone", "source", "n_seeds", "seeds", *stats])
+        writer.writerow([*keys, "method", "backbone", "settings", "settings_digest", "source", "n_seeds", "seeds",
+                         *stats])
         for setting, rows in tables.items():
             for row in rows:
                 numbers = [
@@ -308,8 +274,8 @@ def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
                     for v in (row.mean.get(column, math.nan), row.std.get(column, math.nan))
                 ]
                 writer.writerow([
-                    *(getattr(setting, key) for key in keys), row.method, row.backbone,
-                    "paper-reported" if row.reported else "measured", len(row.seeds),
+                    *(getattr(setting, key) for key in keys), row.method, row.backbone, row.variant,
+                    row.settings_digest, "paper-reported" if row.reported else "measured", len(row.seeds),
                     ";".join(map(str, row.seeds)), *numbers,
                 ])
 
@@ -345,23 +311,29 @@ def plot(tables: dict[Setting, list[Row]], path: Path) -> None:
     plt.close(fig)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    cli = argparse.ArgumentParser(prog="python -m tsjt_basicts.leaderboard", description=__doc__.splitlines()[0])
+def command_line() -> OneLineParser:
+    """The leaderboard's options."""
+    cli = OneLineParser(prog="python -m tsjt_basicts.leaderboard", description=__doc__.splitlines()[0])
     cli.add_argument("--root", default="checkpoints", help="folder searched recursively for result files")
     cli.add_argument("--out", default="results/leaderboard", help="folder of leaderboard.md / .csv / .png")
     cli.add_argument("--paper", action="store_true", help="add the paper's reported TSJT (GWN) avg MAE rows")
     cli.add_argument("--readme", default=None, help="also write the overview into this Markdown file")
     cli.add_argument("--section", default="overview", help="name of the --readme markers")
     cli.add_argument("--debug", action="store_true", help="show the traceback of an input error")
-    return cli.parse_args(argv)
+    return cli
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return command_line().parse_args(argv)
 
 
 def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
     """Build the leaderboard ``args`` ask for; returns the paths written (``md``, ``csv``, ``png``)."""
     if not Path(args.root).is_dir():
         raise ConfigError(f"--root {args.root!r} is not a folder; give the folder holding the runs (e.g. checkpoints)")
-    if args.readme and not Path(args.readme).is_file():
-        raise ConfigError(f"--readme {args.readme!r} does not exist; give the Markdown file holding the markers")
+    check_output_folder(args.out, "--out")
+    if args.readme:
+        check_readme_section(Path(args.readme), args.section)
     records = collect(Path(args.root))
     if not records:
         raise ConfigError(f"no usable {RESULT_FILE} under {args.root}; run some experiments there first, or point "
@@ -385,9 +357,8 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line: exit status 0, or 2 with one ``error:`` line for a bad input."""
-    args = parse_args(argv)
-    return report_user_errors(lambda: write_leaderboard(args) and 0, args.debug)
+    """The command line: exit status 0, or 2 with one ``error:`` line for a bad input or option."""
+    return run_command(command_line(), argv, lambda args: write_leaderboard(args) and 0)
 
 
 if __name__ == "__main__":

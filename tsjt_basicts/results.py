@@ -23,6 +23,13 @@ logger = logging.getLogger(__name__)
 RESULT_FILE = "test_metrics.json"
 WALL_TIMES = "wall_times.jsonl"  # a suite's log of seconds per run, one JSON object per line
 RECORD_KEYS = ("method", "seed", "task", "target", "data_kind", "protocol", "interval_minutes", "metrics")
+TEXT, WHOLE, NUMBER = "text", "a whole number", "a number"
+FIELD_KINDS = {  # what the readers (leaderboard, suite) take each field to be; optional ones may also be null
+    "method": TEXT, "backbone": TEXT, "task": TEXT, "target": TEXT, "data_kind": TEXT, "protocol": TEXT,
+    "seed": WHOLE, "interval_minutes": WHOLE, "target_days": NUMBER, "data_seed": WHOLE,
+}
+NULLABLE = ("target_days", "data_seed")
+NUMBER_TABLES = ("diagnostics", "compute")  # {name: number or null} when present
 
 
 class UnusableResult(ValueError):
@@ -88,7 +95,7 @@ def write_result(folder: str, record: dict, filename: str = RESULT_FILE) -> str:
 
 def read_result(path: str | Path) -> dict:
     """The record of result file ``path``; :class:`UnusableResult` when it is cut off, not a record,
-    or its metrics are not finite."""
+    its metrics are not finite or negative, or a field the readers take has a value of another type."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -100,9 +107,39 @@ def read_result(path: str | Path) -> dict:
         raise UnusableResult(f"lacks {', '.join(missing)}")
     if record.get("non_finite_metrics"):
         raise UnusableResult(f"its {', '.join(record['non_finite_metrics'])} are not finite (the model diverged)")
-    if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in headline_metrics(record)):
+    if not all(is_number(value) and math.isfinite(value) for value in headline_metrics(record)):
         raise UnusableResult("its MAE / RMSE at steps 1, 3, 6 or on average is missing or not finite")
+    if any(value < 0 for value in headline_metrics(record)):
+        raise UnusableResult("its MAE / RMSE is negative, which an error never is")
+    check_field_types(record)
     return record
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def fits(value: Any, kind: str) -> bool:
+    """Whether ``value`` is of ``kind`` (:data:`TEXT`, :data:`WHOLE` or :data:`NUMBER`)."""
+    if kind == TEXT:
+        return isinstance(value, str)
+    return is_number(value) and (kind == NUMBER or isinstance(value, int))
+
+
+def check_field_types(record: dict) -> None:
+    """:class:`UnusableResult` naming the first field the readers take that holds a value of another type."""
+    for key, kind in FIELD_KINDS.items():
+        if key in record and not (fits(record[key], kind) or (key in NULLABLE and record[key] is None)):
+            raise UnusableResult(f"its {key} is {record[key]!r}, not {kind}")
+    for key in NUMBER_TABLES:
+        table = record.get(key)
+        if table is not None and not (isinstance(table, dict)
+                                      and all(value is None or is_number(value) for value in table.values())):
+            raise UnusableResult(f"its {key} is {table!r}, not a table of numbers")
+    curve = record.get("train_curve")
+    if curve is not None and not (isinstance(curve, list) and all(
+            isinstance(point, list) and len(point) == 2 and all(map(is_number, point)) for point in curve)):
+        raise UnusableResult("its train_curve is not a list of [step, loss] pairs")
 
 
 def usable_results(paths: Iterable[Path]) -> Iterator[tuple[Path, dict]]:

@@ -252,7 +252,8 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
     """
     entries, suite_tasks = suite_entries(name, methods)
     check_suite_options(seeds, budget, jobs)
-    resolved = [resolve_task(task) for task in tasks or suite_tasks]  # a bad task fails before any run
+    resolved = [resolve_task(task) for task in tasks or suite_tasks]
+    check_tasks_load(resolved)
     runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
     if jobs == 1:
         failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
@@ -263,6 +264,16 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
             futures = [pool.submit(run_one, *run, budget, out_root, gpus, threads) for run in runs]
             failed = [future.result() for future in futures]
     return [line for line in failed if line]
+
+
+def check_tasks_load(tasks: list[Task]) -> None:
+    """Load each task's cities once under the suite's protocol, so that a task which cannot run (a city
+    not prepared, a test range without data, a source copying the target) fails with its one
+    :class:`DataError` before any run, not once per method and seed."""
+    from tsjt_basicts.engine.dataset import cached_task
+
+    for task in tasks:
+        cached_task(task, None, 0, Protocol())
 
 
 def check_suite_options(seeds: int, budget: str, jobs: int) -> None:
