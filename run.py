@@ -89,9 +89,10 @@ def check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--ckpt {args.ckpt!r} is not a file; give the path of a .pt checkpoint in a run folder")
     ignored = [name for name in SUITE_DEFAULTS if getattr(args, name) is not None]
     if args.config and ignored:
-        options = ", ".join(f"--{name.replace('_', '-')}" for name in ignored)
-        raise ConfigError(f"{options} only apply to --suite and would be ignored with -c CONFIG: drop them (a "
-                          "config sets its own budget, task, method and ckpt_root / out_root; --seed its seed)")
+        options, several = ", ".join(f"--{name.replace('_', '-')}" for name in ignored), len(ignored) > 1
+        raise ConfigError(f"{options} {'are options' if several else 'is an option'} of --suite, ignored with -c "
+                          f"CONFIG: drop {'them' if several else 'it'} (a config sets its own budget, task, method "
+                          "and ckpt_root / out_root; --seed its seed)")
     check_gpus(args.gpus)
 
 

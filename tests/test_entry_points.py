@@ -134,7 +134,7 @@ USAGE_MISTAKES = {  # argparse's own: one line too, never its usage block
     "unknown option": (["--suite", "table2", "--seed-count", "2"], "unrecognized arguments: --seed-count 2"),
     "--seed with --suite": ([*SUITE, "--seed", "3"], "a suite runs seeds 0..N-1: give --seeds N instead"),
     "suite options with -c": (["-c", "cfg.py", "--budget", "paper", "--out-root", "x"],
-                              "--budget, --out-root only apply to --suite and would be ignored with -c CONFIG"),
+                              "--budget, --out-root are options of --suite, ignored with -c CONFIG: drop them"),
 }
 
 
@@ -157,9 +157,11 @@ def test_gpus_of_a_config_are_named_as_its_key(tmp_path, capsys, monkeypatch):
 
 def test_a_suite_out_root_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    for out_root in ("notes.txt", "notes.txt/suite"):
-        assert run.main([*SUITE, "--out-root", str(tmp_path / out_root)]) == 2
-        assert "which is a file, not a folder" in one_error_line(capsys) or out_root == "notes.txt"
+    notes = tmp_path / "notes.txt"
+    for out_root, expected in ((notes, f"--out-root {str(notes)!r} is a file, not a folder"),
+                               (notes / "suite", f"suite' lies under {notes}, which is a file, not a folder")):
+        assert run.main([*SUITE, "--out-root", str(out_root)]) == 2
+        assert expected in one_error_line(capsys)
     assert os.listdir(tmp_path) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
 
 
