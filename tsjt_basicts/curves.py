@@ -64,13 +64,12 @@ def plot_curve(points: list[list[float]], path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_task_curves(records: list[dict], folder: str | Path) -> list[Path]:
-    """``curves_<task>.png`` per task: every method's training loss (mean over seeds at each point)."""
+def plot_task_curves(records: list[dict], folder: str | Path, labels: list[str]) -> list[Path]:
+    """``curves_<task>.png`` per task: the training loss of each label (a method under one settings;
+    ``labels[i]`` is ``records[i]``'s), the mean over its seeds at each point."""
     by_task: dict[str, dict[str, list[list[list[float]]]]] = defaultdict(lambda: defaultdict(list))
-    for record in records:
+    for record, label in zip(records, labels):
         if record.get("train_curve"):
-            backbone = record.get("backbone", "-")
-            label = record["method"] if backbone == "-" else f"{record['method']} ({backbone})"
             by_task[record["task"]][label].append(record["train_curve"])
     plt, paths = _pyplot(), []
     for task, methods in sorted(by_task.items()):

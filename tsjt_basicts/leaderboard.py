@@ -122,6 +122,13 @@ def build_tables(records: list[dict]) -> dict[Setting, list[Row]]:
     return dict(sorted(tables.items()))
 
 
+def curve_labels(records: list[dict]) -> list[str]:
+    """Each record's row label, so that curves of one method under other settings stay apart."""
+    keys = [run_key(record) for record in records]
+    variants = variant_labels({key: [record] for key, record in zip(keys, records)})
+    return [Row(key[1], key[2], (), {}, variant=variants[key]).label for key in keys]
+
+
 def add_paper_rows(tables: dict[Setting, list[Row]]) -> None:
     """Append the paper's TSJT (GWN) avg MAE below each real-data table of a paper city."""
     for setting, rows in tables.items():
@@ -347,7 +354,7 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
     paths["md"].write_text(render_markdown(tables, args.root))
     write_csv(tables, paths["csv"])
     plot(tables, paths["png"])
-    curves = plot_task_curves(records, out)
+    curves = plot_task_curves(records, out, curve_labels(records))
     if args.readme:
         sections = render_overview(tables) + render_extra(tables, "diagnostics")
         overview = [line.replace("## ", "#### ", 1) for line in sections]
