@@ -1,5 +1,7 @@
 import json
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -310,3 +312,38 @@ def test_a_day_longer_than_24_hours_is_refused():
 def test_generic_calendar_numbers_must_be_whole_and_positive(tmp_path, bad):
     with pytest.raises(DataError, match=r"data.npz: interval_minutes is .*; store one whole number > 0"):
         load_generic(write_npz(tmp_path, adj=np.eye(3), interval_minutes=bad))
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (np.ones((48, 3), np.complex128), r"complex numbers \(complex128\)"),
+        (np.ones((48, 3), bool), r"booleans \(bool\)"),
+        (np.full((48, 3), "abc"), r"text \(<U3\)"),
+        (np.full((48, 3), "1.5"), r"text \(<U3\)"),
+    ],
+)
+def test_generic_values_that_are_not_real_numbers_are_refused(tmp_path, values, found):
+    message = rf"data.npz: city .*: the values are {found}; store real numbers \(int or float, NaN = missing\)"
+    with pytest.raises(DataError, match=message):
+        load_generic(write_npz(tmp_path, values=values, adj=np.eye(3)))
+
+
+def test_an_interval_that_does_not_divide_a_day_is_refused_as_in_csv(tmp_path):
+    with pytest.raises(DataError, match=r"data.npz: .*an interval of 7 minutes does not divide a day"):
+        load_generic(write_npz(tmp_path, interval_minutes=7, steps_per_day=205))
+    assert City("metro", np.ones((216, 2)), np.eye(2), 10, 108).steps_per_day == 108  # an 18 h service day
+
+
+def test_extreme_values_of_any_dtype_are_judged_before_float32_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert City("c", np.full((48, 3), 60000, np.float16), np.eye(3), 60, 24).series.dtype == np.float32
+        for values, first in ((np.iinfo(np.int64).min, "-9.22337e+18"), (1e300, "1e+300")):
+            with pytest.raises(DataError, match=rf"the first {re.escape(first)} at step 0"):
+                City("c", np.full((48, 3), values), np.eye(3), 60, 24)
+        with pytest.raises(DataError, match=r"graph holds weights beyond 1e\+15 \(largest 1e\+300\)"):
+            City("c", np.ones((48, 2)), np.array([[1, 1e300], [0, 1]]), 60, 24)
+        with pytest.raises(DataError, match=r"the graph weights are text"):
+            City("c", np.ones((48, 2)), np.array([["1", "0"], ["0", "1"]]), 60, 24)
+    assert City("c", np.ones((48, 2)), np.eye(2, dtype=bool), 60, 24).adjacency.dtype == np.float32

@@ -60,15 +60,22 @@ class City:
     same_sensors_as: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        series = np.asarray(self.series, dtype=np.float32)
+        series = real_numbers(self.series, self.name, "values")
         if series.ndim == 2:
             series = series[:, :, None]
         if series.ndim != 3:
             raise DataError(f"city {self.name!r}: series must be [T, N] or [T, N, C], got shape {series.shape}")
+        refuse_implausible_values(series, self.name)
+        series = series.astype(np.float32)
         object.__setattr__(self, "series", series)
         object.__setattr__(self, "adjacency", check_adjacency(self.adjacency, series.shape[1], self.name))
         if self.steps_per_day <= 0 or self.interval_minutes <= 0:
             raise DataError(f"city {self.name!r}: steps_per_day and interval_minutes must be positive")
+        if MINUTES_PER_DAY % self.interval_minutes:
+            raise DataError(
+                f"city {self.name!r}: an interval of {self.interval_minutes} minutes does not divide a day (1440 "
+                "minutes); resample the series to 5, 10, 15, 30, 60 ... minutes"
+            )
         if self.steps_per_day * self.interval_minutes > MINUTES_PER_DAY:
             raise DataError(
                 f"city {self.name!r}: {self.steps_per_day} steps of {self.interval_minutes} minutes make a day "
@@ -89,7 +96,6 @@ class City:
                 f"city {self.name!r}: start_day_of_week must be 0 (Monday) .. 6 or unknown, "
                 f"got {self.start_day_of_week}"
             )
-        refuse_implausible_values(series, self.name)
 
     @property
     def num_steps(self) -> int:
@@ -111,17 +117,38 @@ class City:
             mask &= values != 0
         return mask
 
-    def summary(self) -> str:
+    def series_summary(self) -> str:
         return (
             f"{self.name} ({self.kind}): {self.num_nodes} nodes, {self.num_steps} steps of "
-            f"{self.interval_minutes} min ({self.num_days:.1f} days), graph {self.graph_source} "
-            f"with {int((self.adjacency > 0).sum())} edges"
+            f"{self.interval_minutes} min ({self.num_days:.1f} days)"
         )
+
+    def graph_summary(self) -> str:
+        return f"graph {self.graph_source} with {int((self.adjacency > 0).sum())} edges"
+
+    def summary(self) -> str:
+        return f"{self.series_summary()}, {self.graph_summary()}"
+
+
+NUMBER_KINDS = "iuf"  # numpy dtype kinds of real numbers: signed, unsigned integers and floats
+OTHER_KINDS = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
+
+
+def real_numbers(values: object, city_name: str, what: str, kinds: str = NUMBER_KINDS) -> np.ndarray:
+    """``values`` as an array, refused unless its dtype is of ``kinds`` (real numbers)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in kinds:
+        found = OTHER_KINDS.get(array.dtype.kind, str(array.dtype))
+        raise DataError(
+            f"city {city_name!r}: the {what} are {found} ({array.dtype}); store real numbers (int or float, "
+            "NaN = missing), e.g. numpy.asarray(values, dtype=numpy.float32)"
+        )
+    return array
 
 
 def refuse_implausible_values(series: np.ndarray, city_name: str) -> None:
     """Refuse inf and values beyond :data:`MAX_ABS_VALUE`, naming the count and the first (step, node)."""
-    implausible = np.abs(series) > MAX_ABS_VALUE  # False for NaN, True for inf
+    implausible = implausible_mask(series)
     if implausible.any():
         step, node, channel = np.argwhere(implausible)[0]
         raise DataError(
@@ -131,9 +158,18 @@ def refuse_implausible_values(series: np.ndarray, city_name: str) -> None:
         )
 
 
+def implausible_mask(values: np.ndarray) -> np.ndarray:
+    """True where ``values`` are inf or beyond :data:`MAX_ABS_VALUE` (NaN is not), in any real dtype."""
+    if values.dtype.kind == "f" and float(np.finfo(values.dtype).max) < MAX_ABS_VALUE:  # float16: only inf
+        return np.isinf(values)
+    if values.dtype.kind in "iu":  # abs() of the most negative integer overflows
+        values = values.astype(np.float64)
+    return np.abs(values) > MAX_ABS_VALUE
+
+
 def check_adjacency(adjacency: np.ndarray, num_nodes: int, city_name: str = "?") -> np.ndarray:
-    """Return ``adjacency`` as float32 after checking shape, finiteness and sign."""
-    adj = np.asarray(adjacency, dtype=np.float32)
+    """Return ``adjacency`` as float32 after checking shape, finiteness, size and sign."""
+    adj = real_numbers(adjacency, city_name, "graph weights", NUMBER_KINDS + "b").astype(np.float64)
     if adj.shape != (num_nodes, num_nodes):
         raise DataError(
             f"city {city_name!r}: graph is {adj.shape} but the series has {num_nodes} nodes; "
@@ -141,6 +177,11 @@ def check_adjacency(adjacency: np.ndarray, num_nodes: int, city_name: str = "?")
         )
     if not np.isfinite(adj).all():
         raise DataError(f"city {city_name!r}: graph holds NaN/inf weights; replace them by 0 (no edge)")
+    if (np.abs(adj) > MAX_ABS_VALUE).any():
+        raise DataError(
+            f"city {city_name!r}: graph holds weights beyond {MAX_ABS_VALUE:.0e} (largest {np.abs(adj).max():g}); "
+            "give weights on a plain scale, e.g. 1 per link or a kernel of distances in [0, 1]"
+        )
     if (adj < 0).any():
         raise DataError(f"city {city_name!r}: graph holds negative weights; edge weights must be >= 0")
-    return adj
+    return adj.astype(np.float32)
