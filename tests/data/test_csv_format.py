@@ -91,6 +91,14 @@ BAD_SERIES = {
     "two time columns": ("date,time,a\n2020-01-01,00:00,1\n", r"several time columns.*merge"),
     "mostly gaps": ("t,a\n2020-01-01 00:00,1\n2020-01-01 00:10,2\n2021-01-01 00:00,3\n", r"most of them gaps.*line 4"),
     "off the day grid": ("t,a\n2020-01-01 06:03,1\n2020-01-01 06:13,2\n", r"off its 10-minute grid"),
+    "daylight saving ends": (
+        "t,a\n2020-10-25 02:30,1\n2020-10-25 02:40,1\n2020-10-25 02:50,1\n2020-10-25 02:00,1\n2020-10-25 02:10,1\n",
+        r"line 5: .* follows .*02:50.*line 4.*an hour occurs twice.*daylight saving.*standard time or UTC",
+    ),
+    "daylight saving ends, hourly": (
+        "t,a\n2020-11-01 00:00,1\n2020-11-01 01:00,2\n2020-11-01 01:00,3\n2020-11-01 02:00,4\n",
+        r"line 4: .*an hour occurs twice.*daylight saving",
+    ),
 }
 
 
@@ -125,6 +133,7 @@ BAD_GRAPH_FILES = {
     "text weight": ("edges", "from,to,weight\nS1,S2,far\n", r"column 'weight': 'far' is not a number"),
     "repeated edge": ("edges", "from,to\nS1,S2\nS2,S3\nS1,S2\n", r"line 4: the link S1 -> S2 is listed before"),
     "no to": ("edges", "from,target\nS1,S2\n", r"no column 'to'"),
+    "huge weight": ("edges", "from,to,weight\nS1,S2,1\nS2,S3,1e300\n", r"edges.csv, line 3: weight 1e\+300 is beyond"),
 }
 
 

@@ -13,16 +13,17 @@ below, ``series.csv`` where there are several)::
   interval is their most common difference and must divide a day (steps per day = 1440 /
   interval); step 0 is the first stamp, at any time of day on that grid; a stamp missing from the
   grid is a gap, filled with a row of NaN at its place. Duplicate, unsorted or off-grid stamps are
-  refused, and so is a file whose gaps would outnumber its rows (a typo in a date, most likely).
+  refused (a night hour that occurs twice is named as daylight saving's end: write standard time
+  or UTC), and so is a file whose gaps would outnumber its rows (a typo in a date, most likely).
 - Cells are numbers; empty cells and NA, N/A, NaN, null, None, #N/A mark a missing value; any
   other text is refused.
 
 Sensors file (``--sensors``, default ``sensors.csv`` beside the series): columns ``id``, ``lat``,
 ``lon`` (degrees; an empty cell = unknown), one row per sensor column of the series, no other ids.
 Edges file (``--edges``, default ``edges.csv`` beside the series): columns ``from``, ``to`` and
-optionally ``weight`` (default 1, >= 0), one directed link per row between sensor ids (write both
-directions of a two-way road); every sensor gets a self-loop of weight 1 unless the file gives
-one, as the kernel graphs of the other formats have. Without edges the graph is built from the
+optionally ``weight`` (default 1, >= 0, at most 1e15), one directed link per row between sensor
+ids (write both directions of a two-way road); every sensor gets a self-loop of weight 1 unless
+the file gives one, as the kernel graphs of the other formats have. Without edges the graph is built from the
 coordinates, else from series correlations (:func:`tsjt_basicts.data.graphs.ensure_graph`).
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsjt_basicts.data.city import MINUTES_PER_DAY, City, DataError
+from tsjt_basicts.data.city import MAX_ABS_VALUE, MINUTES_PER_DAY, City, DataError
 from tsjt_basicts.data.formats import about, calendar_of_start
 from tsjt_basicts.data.formats.csv_table import Table, numbers_of, read_table
 from tsjt_basicts.data.graphs import ensure_graph
@@ -135,8 +136,16 @@ def is_iso_time(cell: str) -> bool:
 
 
 def refuse_disorder(table: Table, stamps: pd.DatetimeIndex) -> None:
-    """Refuse stamps that go back in time or repeat."""
+    """Refuse stamps that go back in time or repeat (a repeated night hour: daylight saving's end)."""
     steps = np.diff(stamps.asi8)
+    backwards = np.flatnonzero(steps <= 0)
+    if len(backwards) and repeats_a_night_hour(stamps, int(backwards[0]) + 1):
+        row = int(backwards[0]) + 1
+        raise DataError(
+            f"{table.path}, line {table.lines[row]}: the time {stamps[row]} follows {stamps[row - 1]} (line "
+            f"{table.lines[row - 1]}), so an hour occurs twice, as local clocks repeat one when daylight saving "
+            "time ends (the rows are in order); convert the times to standard time or UTC"
+        )
     for kind, found, fix in (
         ("goes back in time from", steps < 0, "sort the rows by time"),
         ("repeats", steps == 0, "keep one row per time, one column per sensor (pivot a long table first)"),
@@ -147,6 +156,18 @@ def refuse_disorder(table: Table, stamps: pd.DatetimeIndex) -> None:
                 f"{table.path}, line {table.lines[row]}: the time {stamps[row]} {kind} {stamps[row - 1]} "
                 f"(line {table.lines[row - 1]}); {fix}"
             )
+
+
+def repeats_a_night_hour(stamps: pd.DatetimeIndex, row: int) -> bool:
+    """Whether ``row`` steps back to one hour after its predecessor's last hour, between 00:00 and 03:59:
+    the pattern of clocks falling back one hour at the end of daylight saving time."""
+    steps = np.diff(stamps.asi8)
+    forward = steps[steps > 0]
+    if not len(forward) or stamps[row].hour > 3:
+        return False
+    values, counts = np.unique(forward, return_counts=True)
+    hour = pd.Timedelta(hours=1) / pd.Timedelta(1, unit=stamps.unit)
+    return bool(stamps.asi8[row - 1] - stamps.asi8[row] + values[np.argmax(counts)] == hour)
 
 
 def interval_of(table: Table, stamps: pd.DatetimeIndex) -> int:
@@ -271,6 +292,12 @@ def read_edges_csv(path: Path, sensor_ids: list[str]) -> np.ndarray:
     negative = np.flatnonzero(weights < 0)
     if len(negative):
         raise DataError(f"{path}, line {table.lines[negative[0]]}: weight {weights[negative[0]]} < 0; weights are >= 0")
+    huge = np.flatnonzero(weights > MAX_ABS_VALUE)
+    if len(huge):
+        raise DataError(
+            f"{path}, line {table.lines[huge[0]]}: weight {weights[huge[0]]:g} is beyond {MAX_ABS_VALUE:.0e}; give "
+            "weights on a plain scale (1 per link, or a closeness in [0, 1])"
+        )
     seen: set[tuple[int, int]] = set()
     for row, link in enumerate(zip(sources.tolist(), targets.tolist(), strict=True)):
         if link in seen:
