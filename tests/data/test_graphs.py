@@ -87,3 +87,11 @@ def test_ensure_graph_prefers_given_then_coordinates_then_training_correlations(
     np.testing.assert_array_equal(
         ensure_graph("c", later_changed, None, protocol=protocol, **fields).adjacency, city.adjacency
     )
+
+
+def test_ensure_graph_leaves_a_city_too_short_for_a_target_split_with_self_loops_only():
+    values = np.random.default_rng(0).normal(size=(30, 3))
+    city = ensure_graph("daily", values, None, interval_minutes=1440, steps_per_day=1)
+    assert city.graph_source == "correlation" and (city.adjacency == np.eye(3)).all()
+    with pytest.raises(DataError, match="target 'daily'"):
+        split_target(city, Protocol())

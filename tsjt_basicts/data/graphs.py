@@ -116,7 +116,10 @@ def ensure_graph(
 
     The correlation graph uses the city's few-shot training range under ``protocol``
     (:func:`split_target`), the one range that is training data whether the city ends up a
-    target or a source (a source may then rebuild it on its whole series).
+    target or a source (a source may then rebuild it on its whole series). A city too short to
+    split as a target keeps self-loops only: it can only be a source, whose graph
+    :func:`tsjt_basicts.data.tasks.as_source` builds on its whole series; a task that makes it the
+    target is refused by the split.
     """
     if adjacency is not None:
         return City(name, series, adjacency, locations=locations, graph_source=graph_source, **city_fields)
@@ -125,4 +128,8 @@ def ensure_graph(
         return City(name, series, graph, locations=locations, graph_source="gaussian-kernel", **city_fields)
     num_nodes = np.shape(series)[1]
     draft = City(name, series, np.eye(num_nodes), graph_source="correlation", **city_fields)  # for its calendar
-    return with_correlation_graph(draft, split_target(draft, protocol).train)
+    try:
+        train = split_target(draft, protocol).train
+    except DataError:
+        return draft
+    return with_correlation_graph(draft, train)
