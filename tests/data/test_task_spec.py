@@ -51,6 +51,8 @@ def test_a_json_task_file_with_a_name(own_cities, tmp_path):
         (dict(target="a", sources=["b", "b"]), "repeats a source"),
         (dict(target="a", sources=["b"], epochs=3), "unknown keys ['epochs']"),
         (dict(name="../x", target="a", sources=["b"]), "cannot name a results folder"),
+        (dict(target="北京", sources=["b"]), "made from the target and sources, cannot name a results folder"),
+        (dict(target="北京", sources=["b"]), 'name = "my-task" in a task file'),
         (dict(name="metro", target="a", sources=["b"]), "like a built-in task"),
         (dict(name="Metro", target="a", sources=["b"]), "like a built-in task"),
         (dict(target="a", sources=["b"], data_root="/no/such/folder"), "is not a folder"),

@@ -87,7 +87,7 @@ def task_from_spec(spec: Mapping, base_dir: Path | None = None) -> Task:
     if len(set(sources)) != len(sources):
         raise DataError(f"task spec repeats a source city in {list(sources)}; name each source once")
     name = spec.get("name") or f"{target}-from-{'+'.join(sources)}"
-    check_task_name(name)
+    check_task_name(name, derived=not spec.get("name"))
     return Task(name, target, tuple(sources), str(spec.get("description") or ""), absolute_root(spec, base_dir))
 
 
@@ -105,9 +105,17 @@ def absolute_root(spec: Mapping, base_dir: Path | None) -> str | None:
     return str(path.resolve())
 
 
-def check_task_name(name: object) -> None:
-    """A task name becomes a results folder: letters, digits, '.', '_', '+', '-', not starting with '.'."""
-    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+def check_task_name(name: object, derived: bool = False) -> None:
+    """A task name becomes a results folder: letters, digits, '.', '_', '+', '-', not starting with '.'.
+
+    ``derived``: the name was made from the target and sources, so the fix is to add a name.
+    """
+    if isinstance(name, str) and SAFE_NAME.fullmatch(name):
+        return
+    allowed = "letters, digits, '.', '_', '+', '-'"
+    if derived:
         raise DataError(
-            f"task name {name!r} cannot name a results folder; use letters, digits, '.', '_', '+', '-'"
+            f"task name {name!r}, made from the target and sources, cannot name a results folder; give the task a "
+            f'name of {allowed}: name = "my-task" in a task file, name="my-task" in a spec'
         )
+    raise DataError(f"task name {name!r} cannot name a results folder; use {allowed}")
