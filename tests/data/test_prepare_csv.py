@@ -85,11 +85,11 @@ BAD_INPUTS = {
     "city is the readme": (["--city", "README.md"], "exists and is not a folder"),
     "unknown format": (["--format", "xlsx"], "invalid choice: 'xlsx'"),
     "unknown option": (["--colour", "red"], "unrecognized arguments"),
-    "steps per day": (["--steps-per-day", "100"], "--steps-per-day 100 disagrees with the CSV's times"),
+    "steps per day": (["--steps-per-day", "100"], "--steps-per-day 100 disagrees with .*, which says 144"),
     "interval": (["--interval-minutes", "5"], "--interval-minutes 5 disagrees"),
     "start": (["--start", "2020-01-06"], "--start .* disagrees"),
     "bad start": (["--start", "soon"], "--start 'soon' is not an ISO time"),
-    "sensors for another format": (["--format", "stgfsl", "--sensors", "{src}/sensors.csv"], "belongs to --format csv"),
+    "sensors for another format": (["--format", "stgfsl", "--sensors", "{src}/sensors.csv"], "belongs to the CSV"),
     "absent edges": (["--edges", "{src}/nope.csv"], "--edges .*nope.csv is not a file"),
     "bad cell": (["--from", "{tmp}/bad.csv"], r"bad.csv, line 3, column 'S2': 'x' is not a number"),
 }

@@ -11,34 +11,42 @@ folder per city that :func:`tsjt_basicts.data.tasks.load_city` reads. Files of t
 are checked against their published sizes and sha256 digests first; a difference is an error
 unless ``--allow-digest-mismatch``. The folder is written under a temporary name and renamed
 into place, so a failed run leaves an existing folder as it was. Everything is checked before
-work starts: a city name that is not a plain folder name, or that is a shared real city's, a
-missing ``--from``, an ``--out`` that is a file, or a ``<CITY>/`` that holds other files than a
-prepared city's is refused with one ``error:`` line (exit status 2; ``--debug`` shows the traceback).
+work starts (:mod:`tsjt_basicts.data.prepare_checks`): a city name that is not a plain folder
+name, or that is a shared real city's, a missing ``--from``, an ``--out`` that is a file or in the
+shared reference data, a ``<CITY>/`` that holds ``--from`` or other files than a prepared city's,
+options the layout would ignore or that contradict its calendar, and a series without one
+observed value are refused with one ``error:`` line (exit status 2; ``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
-
-import pandas as pd
 
 from tsjt_basicts.data.city import MINUTES_PER_DAY, City, DataError
 from tsjt_basicts.data.digests import PAPER_GRAPHS, PAPER_SERIES, KnownFile, verify_file
 from tsjt_basicts.data.formats import calendar_of_start
 from tsjt_basicts.data.formats.basicts_format import load_basicts
 from tsjt_basicts.data.formats.csv_format import find_csv_files, load_csv, series_candidates
-from tsjt_basicts.data.formats.dcrnn import load_dcrnn
-from tsjt_basicts.data.formats.generic import DATA_FILE, META_FILE, load_generic, save_generic
+from tsjt_basicts.data.formats.dcrnn import load_dcrnn_with_start
+from tsjt_basicts.data.formats.generic import load_generic, save_generic, stored_start
 from tsjt_basicts.data.formats.stgfsl import GRAPH_FILE, SERIES_FILE, load_stgfsl
-from tsjt_basicts.data.tasks import PAPER_CITIES, REAL_CITIES, data_root_of, shared_datasets_root
+from tsjt_basicts.data.prepare_checks import (
+    check_city_name,
+    check_stgfsl_calendar,
+    check_target,
+    refuse_csv_only_options,
+    refuse_source_in_target,
+    refuse_unusable,
+    settle_calendar_options,
+)
+from tsjt_basicts.data.tasks import PAPER_CITIES, data_root_of, shared_datasets_root
 from tsjt_basicts.errors import ConfigError, report_user_errors
 
 
@@ -68,59 +76,6 @@ def reader(fmt: str) -> Callable[[Reader], Reader]:
     return register
 
 
-CITY_NAME = re.compile(r"\w[\w.-]{0,99}")  # a plain folder name: no separators, not hidden, not . or ..
-PREPARED_FILES = {DATA_FILE, META_FILE}
-
-
-def check_city_name(name: str) -> None:
-    """Refuse names that are not one plain folder, or that a shared or paper city owns."""
-    if not CITY_NAME.fullmatch(name) or name.endswith("."):
-        raise ConfigError(
-            f"--city {name!r} is not a plain folder name; use up to 100 letters, digits, '-', '_' and '.' "
-            "(not first or last), e.g. my-city"
-        )
-    clash = [known for known in (*REAL_CITIES, *PAPER_CITIES) if known.lower() == name.lower()]
-    if clash and clash[0] in REAL_CITIES:
-        raise ConfigError(
-            f"--city {name} is the name of a shared real city, which load_city reads from the shared datasets "
-            "(your copy would be ignored); pick another name, e.g. my-" + name
-        )
-    if clash and clash[0] != name:
-        raise ConfigError(f"--city {name}: the paper city is spelled {clash[0]}; use that spelling")
-
-
-def check_target(root: Path, city: str) -> Path:
-    """``root/city``, refused where writing it could replace anything but an earlier prepared city."""
-    existing = next((p for p in (root, *root.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ConfigError(f"--out {root}: {existing} is a file; pass a folder (it is created if needed)")
-    target = root / city
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise ConfigError(f"{target} exists and is not a folder; pick another --city or --out")
-    others = sorted(p.name for p in target.iterdir() if p.name not in PREPARED_FILES) if target.is_dir() else []
-    if others:
-        raise ConfigError(
-            f"{target} holds other files than a prepared city's ({', '.join(others[:3])}); "
-            "pick another --city or --out, so that nothing of yours is replaced"
-        )
-    return target
-
-
-def check_stgfsl_calendar(interval: int | None, steps_per_day: int | None) -> None:
-    """ST-GFSL files carry no calendar: the interval must divide a day, a day must fit in 24 h."""
-    if interval is None:
-        raise ConfigError(
-            "ST-GFSL files carry no calendar: pass --interval-minutes (and --steps-per-day for a service day)"
-        )
-    if interval <= 0 or MINUTES_PER_DAY % interval:
-        raise ConfigError(f"--interval-minutes {interval} does not divide a day; use 5, 10, 15, 30, 60 ...")
-    if steps_per_day is not None and not 0 < steps_per_day * interval <= MINUTES_PER_DAY:
-        raise ConfigError(
-            f"--steps-per-day {steps_per_day} x {interval} minutes is not a day of up to 24 h; give the steps of "
-            f"one (service) day, at most {MINUTES_PER_DAY // interval}"
-        )
-
-
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose mistakes are a :class:`ConfigError` (one ``error:`` line)."""
 
@@ -139,9 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="where <CITY>/ is written (default: the project's datasets/)")
     parser.add_argument("--verify", action="store_true", help="only check the files (digests, readability)")
     parser.add_argument("--allow-digest-mismatch", action="store_true", help="accept paper files that differ")
-    parser.add_argument("--interval-minutes", type=int, help="own cities in the stgfsl format: minutes per step")
-    parser.add_argument("--steps-per-day", type=int, help="own cities in the stgfsl format (default: a 24 h day)")
-    parser.add_argument("--start", default="", help="own cities: ISO time of step 0, e.g. 2020-01-06T00:00")
+    parser.add_argument("--interval-minutes", type=int, help="own stgfsl cities: minutes per step (others: a check)")
+    parser.add_argument("--steps-per-day", type=int, help="own stgfsl cities (default: a 24 h day; others: a check)")
+    parser.add_argument("--start", default="", help="own cities: ISO time of step 0, where the files give none")
     parser.add_argument("--zero-is-missing", action=argparse.BooleanOptionalAction, help="own cities: 0 marks missing")
     parser.add_argument("--sensors", type=Path, help="csv: id, lat, lon per sensor (default: sensors.csv beside)")
     parser.add_argument("--edges", type=Path, help="csv: from, to[, weight] links (default: edges.csv beside)")
@@ -259,41 +214,27 @@ def read_stgfsl(args: argparse.Namespace, series: Path, graph: Path | None) -> P
 
 @reader("dcrnn")
 def read_dcrnn(args: argparse.Namespace, series: Path, graph: Path | None) -> Prepared:
-    city = load_dcrnn(series, graph, name=args.city, **own_missing_convention(args))
-    return Prepared(city, PAPER_CITIES[args.city].start if args.city in PAPER_CITIES else args.start)
+    """A DCRNN release: the calendar is the h5 index's."""
+    return Prepared(*load_dcrnn_with_start(series, graph, name=args.city, **own_missing_convention(args)))
 
 
 @reader("basicts")
 def read_basicts(args: argparse.Namespace, series: Path, graph: Path | None) -> Prepared:
-    return Prepared(load_basicts(series, name=args.city, **own_missing_convention(args)), args.start)
+    """A BasicTS folder: the calendar is its interval and time features (no start date)."""
+    return Prepared(load_basicts(series, name=args.city, **own_missing_convention(args)), "")
 
 
 @reader("generic")
 def read_generic(args: argparse.Namespace, series: Path, graph: Path | None) -> Prepared:
-    return Prepared(load_generic(series, name=args.city, **own_missing_convention(args)), args.start)
-
-
-def option_time(start: str) -> pd.Timestamp | None:
-    """``--start`` as a time (None when not given)."""
-    try:
-        return pd.Timestamp(start) if start else None
-    except ValueError:
-        raise ConfigError(f"--start {start!r} is not an ISO time; write e.g. 2020-01-06T00:00") from None
+    """A ``data.npz``: the calendar is the one it stores."""
+    return Prepared(load_generic(series, name=args.city, **own_missing_convention(args)), stored_start(series))
 
 
 @reader("csv")
 def read_csv(args: argparse.Namespace, series: Path, graph: Path | None) -> Prepared:
     """A wide CSV (:mod:`tsjt_basicts.data.formats.csv_format`): its stamps give the calendar."""
     loaded = load_csv(find_csv_files(series, args.sensors, args.edges), name=args.city, **own_missing_convention(args))
-    city = loaded.city
-    for option, given, found in (
-        ("--interval-minutes", args.interval_minutes, city.interval_minutes),
-        ("--steps-per-day", args.steps_per_day, city.steps_per_day),
-        ("--start", option_time(args.start), pd.Timestamp(loaded.start)),
-    ):
-        if given is not None and given != found:
-            raise ConfigError(f"{option} {given} disagrees with the CSV's times ({found}); drop {option}")
-    return Prepared(city, loaded.start, loaded.sensor_ids, loaded.notes)
+    return Prepared(loaded.city, loaded.start, loaded.sensor_ids, loaded.notes)
 
 
 def verify_all(known: list[tuple[Path, KnownFile]]) -> list[str]:
@@ -345,15 +286,39 @@ def check_before_work(args: argparse.Namespace) -> Path:
     for option, path in (("--sensors", args.sensors), ("--edges", args.edges)):
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path} is not a file; pass the CSV file or leave {option} out")
-        if path is not None and args.format not in (None, "csv"):
-            raise ConfigError(f"{option} belongs to --format csv; drop it for --format {args.format}")
-    return check_target(data_root_of(args.out), args.city)
+    target = check_target(data_root_of(args.out), args.city)
+    refuse_source_in_target(args.source, target)
+    return target
+
+
+def read_checked(args: argparse.Namespace, fmt: str, series: Path, graph: Path | None) -> Prepared:
+    """The reader's city, its calendar settled with the options, refused when nothing in it is observed."""
+    prepared = READERS[fmt](args, series, graph)
+    if fmt != "stgfsl":  # the other layouts carry their own calendar
+        city, start = settle_calendar_options(
+            prepared.city, prepared.start, args.source, args.interval_minutes, args.steps_per_day, args.start
+        )
+        prepared = replace(prepared, city=city, start=start)
+    refuse_unusable(prepared.city, args.source)
+    return prepared
+
+
+def summary_line(prepared: Prepared) -> str:
+    """What was read; a correlation graph is not stored (it is built from training data when loaded)."""
+    city = prepared.city
+    graph = (
+        "graph: series correlations, built from training data when it is loaded"
+        if city.graph_source == "correlation"
+        else city.graph_summary()
+    )
+    return "; ".join((f"{city.series_summary()}, {graph}", *prepared.notes))
 
 
 def prepare(args: argparse.Namespace) -> int:
     paper = PAPER_CITIES.get(args.city)
     target = check_before_work(args)
     fmt = args.format or detect_format(args.source)
+    refuse_csv_only_options({"--sensors": args.sensors, "--edges": args.edges}, fmt, args.source)
     if args.source.is_file() and fmt not in SINGLE_FILE_FORMATS.values():
         raise ConfigError(f"--format {fmt} reads a folder; pass the folder holding {args.source.name} as --from")
     series, graph, known = find_inputs(args, fmt)
@@ -363,9 +328,9 @@ def prepare(args: argparse.Namespace) -> int:
             f"{args.city}: the {fmt} format has no published digests to check; use the ST-GFSL bundle or DCRNN files"
         )
     if args.allow_digest_mismatch or not problems:
-        prepared = READERS[fmt](args, series, graph)
+        prepared = read_checked(args, fmt, series, graph)
         city = prepared.city
-        print("; ".join((city.summary(), *prepared.notes)))
+        print(summary_line(prepared))
         if paper and (city.num_steps, city.num_nodes) != (paper.num_steps, paper.num_nodes):
             problems.append(
                 f"{args.city}: {city.num_steps} steps x {city.num_nodes} nodes, "

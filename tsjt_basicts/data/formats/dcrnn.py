@@ -82,6 +82,20 @@ def load_dcrnn(
     same_sensors_as: tuple[str, ...] = (),
 ) -> City:
     """Read a DCRNN ``.h5`` series and its ``adj_mx*.pkl`` graph (reordered to the h5 columns)."""
+    return load_dcrnn_with_start(
+        h5_path, adj_path, name=name, zero_is_missing=zero_is_missing, same_sensors_as=same_sensors_as
+    )[0]
+
+
+def load_dcrnn_with_start(
+    h5_path: str | Path,
+    adj_path: str | Path,
+    *,
+    name: str | None = None,
+    zero_is_missing: bool = True,
+    same_sensors_as: tuple[str, ...] = (),
+) -> tuple[City, str]:
+    """:func:`load_dcrnn`'s city and the ISO time of its first row."""
     h5_path, adj_path = Path(h5_path), Path(adj_path)
     require_file(h5_path, "the DCRNN series (e.g. metr-la.h5, a pandas HDF DataFrame)")
     try:
@@ -98,9 +112,9 @@ def load_dcrnn(
     interval = interval_of(frame.index, h5_path)
     weekday, step_of_day = calendar_of_start(frame.index[0], interval, 24 * 60 // interval, h5_path)
     with about(h5_path):
-        return City(
+        city = City(
             name or h5_path.stem,
-            frame.to_numpy(dtype=np.float32),
+            frame.to_numpy(),
             graph_in_column_order(columns, sensor_ids, adjacency, adj_path),
             interval,
             24 * 60 // interval,
@@ -109,6 +123,7 @@ def load_dcrnn(
             start_step_of_day=step_of_day,
             same_sensors_as=same_sensors_as,
         )
+    return city, frame.index[0].isoformat()
 
 
 def save_dcrnn(

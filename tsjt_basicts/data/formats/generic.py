@@ -2,8 +2,8 @@
 
 ``data.npz`` keys (the layout of ``shared/datasets/real`` and of prepared ``datasets/<CITY>/``):
 
-- ``values`` ``[T, N]`` float, NaN = missing (required);
-- ``interval_minutes``, ``steps_per_day`` (required);
+- ``values`` ``[T, N]`` float or int (not bool, complex or text), NaN = missing (required);
+- ``interval_minutes`` (dividing 1440), ``steps_per_day`` (required);
 - ``adj`` ``[N, N]`` edge weights, ``coords`` ``[N, 2]`` (lat, lon; NaN or (0, 0) = unknown),
   ``start`` (ISO time of step 0, or empty), ``node_ids`` ``[N]`` (all optional; without ``adj``
   a graph is built by :func:`ensure_graph`; other keys are ignored).
@@ -47,6 +47,13 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{path} lacks {missing}; add them (values [T, N], NaN = missing; interval and steps per day)")
     return arrays
+
+
+def stored_start(path: str | Path) -> str:
+    """The ``start`` that a ``data.npz`` read by :func:`load_generic` stores ("" when none)."""
+    path = Path(path)
+    with np.load(path / DATA_FILE if path.is_dir() else path, allow_pickle=False) as archive:
+        return str(archive["start"]) if "start" in archive.files else ""
 
 
 def npz_count(arrays: dict[str, np.ndarray], key: str, where: Path) -> int:
@@ -96,6 +103,8 @@ def coordinates_of(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
     """``coords`` with (0, 0) rows, the usual mark of an unknown position, set to NaN."""
     if "coords" not in arrays:
         return None
+    if arrays["coords"].dtype.kind not in "iuf":
+        raise DataError(f"coords are {arrays['coords'].dtype}; store (lat, lon) degrees as numbers, NaN = unknown")
     coords = np.asarray(arrays["coords"], dtype=np.float64).copy()
     coords[(coords == 0).all(axis=1)] = np.nan
     return coords
