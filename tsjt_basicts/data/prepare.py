@@ -27,7 +27,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
 
 from tsjt_basicts.data.city import MINUTES_PER_DAY, City, DataError
 from tsjt_basicts.data.digests import PAPER_GRAPHS, PAPER_SERIES, KnownFile, verify_file
@@ -47,7 +46,7 @@ from tsjt_basicts.data.prepare_checks import (
     settle_calendar_options,
 )
 from tsjt_basicts.data.tasks import PAPER_CITIES, data_root_of, shared_datasets_root
-from tsjt_basicts.errors import ConfigError, report_user_errors
+from tsjt_basicts.errors import ConfigError, OneLineParser, run_command
 
 
 @dataclass(frozen=True)
@@ -76,32 +75,26 @@ def reader(fmt: str) -> Callable[[Reader], Reader]:
     return register
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are a :class:`ConfigError` (one ``error:`` line)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message}; see python -m tsjt_basicts.data.prepare --help")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = OneLineParser(
+def parser() -> OneLineParser:
+    """The command line of ``python -m tsjt_basicts.data.prepare``."""
+    cli = OneLineParser(
         prog="python -m tsjt_basicts.data.prepare",
         description="Convert your data files into <out>/<CITY>/ (data.npz + meta.json); see datasets/README.md.",
     )
-    parser.add_argument("--city", required=True, help=f"a paper city ({', '.join(PAPER_CITIES)}) or your own name")
-    parser.add_argument("--from", dest="source", required=True, type=Path, help="folder holding your files, or a .csv")
-    parser.add_argument("--format", choices=sorted(READERS), help="layout of your files (default: detected)")
-    parser.add_argument("--out", type=Path, help="where <CITY>/ is written (default: the project's datasets/)")
-    parser.add_argument("--verify", action="store_true", help="only check the files (digests, readability)")
-    parser.add_argument("--allow-digest-mismatch", action="store_true", help="accept paper files that differ")
-    parser.add_argument("--interval-minutes", type=int, help="own stgfsl cities: minutes per step (others: a check)")
-    parser.add_argument("--steps-per-day", type=int, help="own stgfsl cities (default: a 24 h day; others: a check)")
-    parser.add_argument("--start", default="", help="own cities: ISO time of step 0, where the files give none")
-    parser.add_argument("--zero-is-missing", action=argparse.BooleanOptionalAction, help="own cities: 0 marks missing")
-    parser.add_argument("--sensors", type=Path, help="csv: id, lat, lon per sensor (default: sensors.csv beside)")
-    parser.add_argument("--edges", type=Path, help="csv: from, to[, weight] links (default: edges.csv beside)")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser.parse_args(argv)
+    cli.add_argument("--city", required=True, help=f"a paper city ({', '.join(PAPER_CITIES)}) or your own name")
+    cli.add_argument("--from", dest="source", required=True, type=Path, help="folder holding your files, or a .csv")
+    cli.add_argument("--format", choices=sorted(READERS), help="layout of your files (default: detected)")
+    cli.add_argument("--out", type=Path, help="where <CITY>/ is written (default: the project's datasets/)")
+    cli.add_argument("--verify", action="store_true", help="only check the files (digests, readability)")
+    cli.add_argument("--allow-digest-mismatch", action="store_true", help="accept paper files that differ")
+    cli.add_argument("--interval-minutes", type=int, help="own stgfsl cities: minutes per step (others: a check)")
+    cli.add_argument("--steps-per-day", type=int, help="own stgfsl cities (default: a 24 h day; others: a check)")
+    cli.add_argument("--start", default="", help="own cities: ISO time of step 0, where the files give none")
+    cli.add_argument("--zero-is-missing", action=argparse.BooleanOptionalAction, help="own cities: 0 marks missing")
+    cli.add_argument("--sensors", type=Path, help="csv: id, lat, lon per sensor (default: sensors.csv beside)")
+    cli.add_argument("--edges", type=Path, help="csv: from, to[, weight] links (default: edges.csv beside)")
+    cli.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return cli
 
 
 SINGLE_FILE_FORMATS = {".csv": "csv", ".npz": "generic"}  # layouts whose --from may be one file
@@ -352,8 +345,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: 0 = done, 1 = a file differs from its published digest, 2 = bad input."""
-    argv = sys.argv[1:] if argv is None else argv
-    return report_user_errors(lambda: prepare(parse_args(argv)), debug="--debug" in argv)
+    return run_command(parser(), argv, prepare)
 
 
 if __name__ == "__main__":

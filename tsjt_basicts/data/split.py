@@ -80,6 +80,13 @@ def few_shot_steps(city: City, protocol: Protocol, days: float) -> int:
     return int(round(days * per_day))
 
 
+SHORT_RANGE_FIX = {
+    "few-shot training": "use more target_days (or fewer val_days) or a longer series, or use this city as a source only",
+    "validation": "use more val_days, or val_days=0",
+    "test": "use a longer series (the test range is its last test_fraction), or use this city as a source only",
+}
+
+
 def split_target(city: City, protocol: Protocol) -> CitySplit:
     """Few-shot train / optional validation / test ranges of the target city."""
     few_shot = few_shot_steps(city, protocol, protocol.target_days)
@@ -87,8 +94,9 @@ def split_target(city: City, protocol: Protocol) -> CitySplit:
     test_start = city.num_steps - int(round(protocol.test_fraction * city.num_steps))
     if few_shot > test_start:
         raise DataError(
-            f"target {city.name!r}: the few-shot window ({few_shot} steps) overlaps the test range "
-            f"(starting at step {test_start} of {city.num_steps}); use fewer target_days or a longer series"
+            f"target {city.name!r}: its few-shot window ({few_shot} steps = {protocol.target_days:g} days) overlaps "
+            f"the test range (the last {protocol.test_fraction:.0%}, from step {test_start} of {city.num_steps}); "
+            "use fewer target_days or a longer series, or use this city as a source only"
         )
     train = StepRange(0, few_shot - val)
     split = CitySplit(
@@ -97,11 +105,11 @@ def split_target(city: City, protocol: Protocol) -> CitySplit:
         test=StepRange(test_start, city.num_steps),
         scaler_fit=train if protocol.name == "strict" else StepRange(0, city.num_steps),
     )
-    for part in (split.train, split.val, split.test):
+    for label, part in (("few-shot training", split.train), ("validation", split.val), ("test", split.test)):
         if part is not None and len(part) < protocol.window_len:
             raise DataError(
-                f"target {city.name!r}: the range ({part}) is shorter than one window ({protocol.window_len} steps); "
-                "a target needs a longer series (or more target_days / val_days); a short city can still be a source"
+                f"target {city.name!r}: its {label} range ({part}) is shorter than one window "
+                f"({protocol.window_len} steps = input_len + output_len); {SHORT_RANGE_FIX[label]}"
             )
     return split
 
@@ -165,4 +173,8 @@ def check_task_protocol(target: City, sources: list[City], protocol: Protocol) -
     check_observed(target, forecast_steps(split.test, protocol), "test",
                    "a test range without data cannot be scored; " + fix)
     for source in sources:
-        check_observed(source, StepRange(0, source.num_steps), "whole", "remove it from the sources")
+        if source.num_steps < protocol.window_len:
+            raise DataError(f"source {source.name!r} has {source.num_steps} steps, fewer than one window "
+                            f"({protocol.window_len}); remove it from the sources or give it a longer series")
+        check_observed(source, forecast_steps(StepRange(0, source.num_steps), protocol), "whole",
+                       "remove it from the sources")
