@@ -163,12 +163,9 @@ def check_folders(experiment: dict, path: str) -> None:
 
 
 def check_nested(experiment: dict, path: str) -> None:
-    """Field names of ``backbone_config`` / ``npm_options`` and the ``training`` values that are only
-    used once training starts."""
+    """Field names of ``backbone_config`` / ``npm_options`` (``Training`` checks its own values)."""
     from tsjt_basicts.backbones import backbone_class
-    from tsjt_basicts.config import Training
     from tsjt_basicts.npm import NPMConfig
-    from tsjt_basicts.tsb import Granularity
 
     fields_of = {
         "backbone_config": backbone_class(experiment.get("backbone", "GWN")).Config.field_names(),
@@ -179,7 +176,3 @@ def check_nested(experiment: dict, path: str) -> None:
         if unknown:
             raise ConfigError(f"EXPERIMENT of {path}: {key} has no field {', '.join(unknown)}; "
                               f"its fields: {', '.join(known)}")
-    training = experiment.get("training") or Training()
-    if training.granularity not in typing.get_args(Granularity) or not training.lr > 0:
-        raise ConfigError(f"EXPERIMENT of {path}: Training(lr={training.lr}, granularity={training.granularity!r}): "
-                          f"lr must be > 0 and granularity one of {', '.join(typing.get_args(Granularity))}")
