@@ -35,7 +35,7 @@ from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, claim_result, finetune_batches, meta_learn_and_test, score_windows
 from baselines.common import transfer_data
 from baselines.progress import bar
-from tsjt_basicts.backbones import Backbone, build_backbone, graph_for
+from tsjt_basicts.backbones import Backbone, build_backbone
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
@@ -93,7 +93,7 @@ def train_step(
     model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer
 ) -> torch.Tensor:
     """One masked-MAE step on windows ``positions`` of one city (targets z-scored by its scaler)."""
-    item = as_basicts_batch(windows.batch(positions), windows, graph_for(windows.city.adjacency, windows.city.name))
+    item = as_basicts_batch(windows.batch(positions), windows, windows.graph)
     loss = masked_mae_loss(model(item["inputs"], item["graph"])[..., 0], item["targets"], item["targets_mask"])
     optimizer.zero_grad()
     loss.backward()
@@ -138,7 +138,7 @@ def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: 
 def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
     """Metrics of every window in the city's units."""
     model.eval()
-    graph = graph_for(windows.city.adjacency, windows.city.name)
+    graph = windows.graph
     return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[..., 0])
 
 

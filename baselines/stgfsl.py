@@ -56,7 +56,7 @@ from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, TransferData, claim_result, finetune_batches, meta_learn_and_test
 from baselines.common import score_windows, transfer_data
 from baselines.progress import bar
-from tsjt_basicts.backbones import CityGraph, graph_for
+from tsjt_basicts.backbones import CityGraph
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
@@ -226,7 +226,7 @@ def reconstruction_loss(knowledge: torch.Tensor, adjacency: np.ndarray) -> torch
 def task_loss(model: STGFSL, windows: CityWindows, positions: np.ndarray, config: STGFSLConfig) -> torch.Tensor:
     """Masked MAE on the z-scored targets of windows ``positions`` plus the weighted reconstruction loss."""
     city = windows.city
-    item = as_basicts_batch(windows.batch(positions), windows, graph_for(city.adjacency, city.name))
+    item = as_basicts_batch(windows.batch(positions), windows, windows.graph)
     forecast, knowledge = model(item["inputs"], item["graph"])
     prediction = masked_mae_loss(forecast, item["targets"], item["targets_mask"])
     return prediction + config.reconstruction_weight * reconstruction_loss(knowledge, city.adjacency)
@@ -276,7 +276,7 @@ def finetune(model: STGFSL, windows: CityWindows, config: STGFSLConfig, rng: np.
 def evaluate(model: STGFSL, windows: CityWindows) -> MetricAccumulator:
     """Metrics of every window in the city's units."""
     model.eval()
-    graph = graph_for(windows.city.adjacency, windows.city.name)
+    graph = windows.graph
     return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[0], batch_size=64)
 
 

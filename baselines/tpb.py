@@ -53,7 +53,7 @@ from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
 from baselines.common import transfer_data
 from baselines.progress import bar, phase
-from tsjt_basicts.backbones import CityGraph, build_backbone, graph_for
+from tsjt_basicts.backbones import CityGraph, build_backbone
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import VAL_DAYS, Protocol, StepRange
@@ -285,7 +285,7 @@ def train_forecaster(
     selector: BestOnValidation,
 ) -> CurveLog:
     """Masked MAE on z-scored targets over the few-shot windows at ``positions``; returns the loss curve."""
-    graph = graph_for(windows.city.adjacency, windows.city.name)
+    graph = windows.graph
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     model.train()
@@ -308,7 +308,7 @@ def train_forecaster(
 def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> MetricAccumulator:
     """Every test window, scored in the city's units (each with its history patches)."""
     model.eval()
-    graph = graph_for(windows.city.adjacency, windows.city.name)
+    graph = windows.graph
     history = lambda positions: window_history(windows, positions, config.span)  # noqa: E731
     return score_windows(windows, lambda batch, positions: model(batch.inputs, history(positions), graph),
                          batch_size=config.batch_size)

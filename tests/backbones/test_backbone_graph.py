@@ -3,7 +3,8 @@ import pytest
 import torch
 from backbone_helpers import random_adjacency
 
-from tsjt_basicts.backbones import CityGraph, graph_for
+from tsjt_basicts.backbones import CityGraph, NodeHistory, graph_for
+
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate, scaled_laplacian, transition_operator
 
 
@@ -81,3 +82,36 @@ def test_diffusion_series_restart_from_the_input_for_every_operator():
     torch.testing.assert_close(chebyshev[2], 2 * s1 @ s1 @ x - x)
     torch.testing.assert_close(chebyshev[4], 2 * s2 @ s2 @ x - x)
     assert len(diffusion_terms(x, [s1, s2], 0)) == 1  # K = 0: the input alone
+
+
+def test_node_history_keeps_whole_days_from_the_first_midnight():
+    values = np.arange(30, dtype=float).reshape(10, 3)  # 10 steps of 3 nodes, 4 steps a day
+    history = NodeHistory(values, steps_per_day=4, first_slot=3)  # step 0 is the last slot of a day
+    profiles = history.daily_profiles()
+    assert profiles.shape == (2, 4, 3)
+    np.testing.assert_array_equal(profiles[0, 0], values[1])
+    with pytest.raises(ValueError, match="no whole day"):
+        NodeHistory(values[:4], steps_per_day=4, first_slot=1).daily_profiles()
+
+
+def test_a_graph_derives_once_and_asks_for_history_it_lacks():
+    graph = CityGraph(random_adjacency(3, seed=1), "plain")
+    with pytest.raises(ValueError, match="CityWindows.graph"):
+        graph.history
+    calls = []
+    first = graph.derived("stag", lambda g: calls.append(1) or np.eye(g.num_nodes))
+    assert graph.derived("stag", lambda g: calls.append(1)) is first and calls == [1]
+
+
+def test_windows_graphs_hold_only_the_training_range():
+    from tsjt_basicts.data.split import Protocol, split_target
+    from tsjt_basicts.data.tasks import load_task
+    from tsjt_basicts.data.windows import city_windows
+
+    protocol = Protocol(val_days=0.5)
+    target, _ = load_task("synthetic", protocol=protocol)
+    split = split_target(target, protocol)
+    test, train = (city_windows(target, split, part, protocol) for part in ("test", "train"))
+    assert test.graph is train.graph  # one cached graph per city and training range
+    assert len(test.graph.history.values) == len(split.train) < split.test.start
+    assert graph_for(target.adjacency, target.name) is not test.graph  # the plain graph has no history

@@ -13,7 +13,7 @@ BasicTS 1.1.0 on one city.
 from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.dcrnn import DCRNN, DCRNNConfig
 from tsjt_basicts.backbones.gwn import GWN, GWNConfig
-from tsjt_basicts.backbones.layers.graph import CityGraph, clear_graph_cache, graph_for
+from tsjt_basicts.backbones.layers.graph import CityGraph, NodeHistory, clear_graph_cache, graph_for
 from tsjt_basicts.backbones.registry import backbone_class, build_backbone, list_backbones, register_backbone
 from tsjt_basicts.backbones.stgcn import STGCN, STGCNConfig  # importing a model module registers it
 
@@ -28,6 +28,7 @@ __all__ = [
     "CityGraph",
     "DCRNNConfig",
     "GWNConfig",
+    "NodeHistory",
     "STGCNConfig",
     "backbone_class",
     "build_backbone",

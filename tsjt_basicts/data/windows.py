@@ -7,11 +7,13 @@ Targets stay in the city's own units; the mask marks observed values by the city
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import torch
 
+from tsjt_basicts.backbones.layers.graph import CityGraph, NodeHistory, graph_for
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.scaler import ZScore
 from tsjt_basicts.data.split import CitySplit, Protocol, StepRange, window_starts
@@ -52,11 +54,23 @@ def time_features(city: City) -> np.ndarray:
     return np.stack([time_of_day, day_of_week], axis=1).astype(np.float32)
 
 
-class CityWindows:
-    """All windows of one city that start inside one step range, ready to batch."""
+def node_history(city: City, steps: StepRange) -> NodeHistory:
+    """The city's observed values over ``steps`` (NaN where unobserved), for graphs learned from data."""
+    values = np.where(city.valid_mask(), city.series[..., 0], np.nan)[steps.start : steps.stop]
+    return NodeHistory(values, city.steps_per_day, (city.start_step_of_day + steps.start) % city.steps_per_day)
 
-    def __init__(self, city: City, scaler: ZScore, steps: StepRange, protocol: Protocol):
+
+class CityWindows:
+    """All windows of one city that start inside one step range, ready to batch.
+
+    ``train_steps`` is the city's training range under the split (default: ``steps``): the only
+    steps its graph's :class:`NodeHistory` holds, whichever part these windows are.
+    """
+
+    def __init__(self, city: City, scaler: ZScore, steps: StepRange, protocol: Protocol,
+                 train_steps: StepRange | None = None):
         self.city = city
+        self.train_steps = train_steps or steps
         self.scaler = scaler
         self.input_len = protocol.input_len
         self.output_len = protocol.output_len
@@ -72,6 +86,11 @@ class CityWindows:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @cached_property
+    def graph(self) -> CityGraph:
+        """The city's cached graph, carrying its training-range history (:func:`node_history`)."""
+        return graph_for(self.city.adjacency, self.city.name, history=node_history(self.city, self.train_steps))
 
     def to(self, device: torch.device | str) -> "CityWindows":
         """Move the series tensors to ``device`` (batches are then cut there); returns ``self``."""
@@ -91,7 +110,7 @@ def city_windows(city: City, split: CitySplit, part: Literal["train", "val", "te
     steps = getattr(split, part)
     if steps is None:
         raise DataError(f"city {city.name!r} has no {part} range under this protocol (set val_days for validation)")
-    return CityWindows(city, ZScore.fit(city, split.scaler_fit), steps, protocol)
+    return CityWindows(city, ZScore.fit(city, split.scaler_fit), steps, protocol, split.train)
 
 
 def allocate_source_batch(source_batch: int, sizes: list[int], allocation: SourceAllocation) -> list[int]:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tsjt_basicts.backbones import CityGraph, graph_for
+from tsjt_basicts.backbones import CityGraph
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.split import Protocol, split_source, split_target
 from tsjt_basicts.data.task_spec import Task
@@ -74,10 +74,6 @@ def as_basicts_batch(batch: Batch, windows: CityWindows, graph: CityGraph) -> di
         "scale": torch.tensor([scaler.mean, scaler.std]),
         "graph": graph,
     }
-
-
-def city_graph(city: City) -> CityGraph:
-    return graph_for(city.adjacency, city.name)
 
 
 def process_rank() -> int:
@@ -136,13 +132,12 @@ class CrossCityDataset(Dataset):
             )
         self.target = task.target
         split = split_target(task.target, self.protocol)
-        self.target_graph = city_graph(task.target)
         if self.mode == "train":
             if use_sources and not task.sources:
                 raise DataError(f"task {dataset_name!r} has no source city; use a target-only method")
             sources = task.sources if use_sources else ()
             self.source_windows = [city_windows(c, split_source(c), "train", self.protocol) for c in sources]
-            self.source_graphs = [city_graph(c) for c in sources]
+            self.source_graphs = [windows.graph for windows in self.source_windows]
             self.target_windows = city_windows(task.target, split, "train", self.protocol)
             self.steps = JointSteps(
                 self.target_windows, self.source_windows, target_batch, source_batch, source_allocation, seed,
@@ -152,6 +147,7 @@ class CrossCityDataset(Dataset):
             part = "test" if self.mode == "test" else ("val" if split.val is not None else "train")
             self.target_windows = city_windows(task.target, split, part, self.protocol)
             self.eval_batch_size = eval_batch_size
+        self.target_graph = self.target_windows.graph
 
     def set_epoch(self, epoch: int) -> None:
         """New target batches for ``epoch`` (training only)."""

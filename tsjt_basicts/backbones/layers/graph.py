@@ -11,11 +11,18 @@ convention). An *operator* ``S`` acts on node-first features: ``out = S @ x`` wi
 
 Isolated nodes (zero rows or columns) get zero transition rows and an identity Laplacian row:
 the degree inverse is guarded, so they never produce NaN.
+
+Backbones that learn graphs from data (DSTAGNN's STAG, FOGS's temporal graph) read the city's
+:class:`NodeHistory`, its observed values over its training range only, and cache what they derive
+from it on the graph (:meth:`CityGraph.derived`): once per city and training range.
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse.linalg
@@ -76,6 +83,34 @@ def scaled_laplacian(adjacency: np.ndarray) -> np.ndarray:
     return 2.0 * laplacian / max(lambda_max, 1e-6) - np.eye(len(weights))
 
 
+@dataclass(frozen=True)
+class NodeHistory:
+    """Values of a city's nodes over its training range (NaN where unobserved), for data-derived graphs."""
+
+    values: np.ndarray  # [T, N]
+    steps_per_day: int
+    first_slot: int  # time-of-day slot of values[0]
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        values = np.ascontiguousarray(self.values, dtype=np.float64)
+        if values.ndim != 2 or self.steps_per_day < 1:
+            raise ValueError(f"NodeHistory: values must be [T, N] and steps_per_day >= 1, got {values.shape}")
+        object.__setattr__(self, "values", values)
+        digest = hashlib.blake2b(values.tobytes(), digest_size=8)
+        digest.update(repr((values.shape, self.steps_per_day, self.first_slot)).encode())
+        object.__setattr__(self, "digest", digest.hexdigest())
+
+    def daily_profiles(self) -> np.ndarray:
+        """``[days, steps_per_day, N]`` of the whole days in the range (from its first midnight), NaN unobserved."""
+        skip = (-self.first_slot) % self.steps_per_day
+        days = (len(self.values) - skip) // self.steps_per_day
+        if days < 1:
+            raise ValueError(f"NodeHistory: {len(self.values)} steps hold no whole day of {self.steps_per_day} steps")
+        whole = self.values[skip : skip + days * self.steps_per_day]
+        return whole.reshape(days, self.steps_per_day, -1)
+
+
 _BUILDERS = {
     "forward": lambda adj: transition_operator(adj),
     "backward": lambda adj: transition_operator(adj, reverse=True),
@@ -95,13 +130,41 @@ class CityGraph:
             except DCRNN (dense about 1.4x quicker there).
     """
 
-    def __init__(self, adjacency: np.ndarray, key: str = "?", layout: Layout = "sparse"):
+    def __init__(self, adjacency: np.ndarray, key: str = "?", layout: Layout = "sparse",
+                 history: NodeHistory | None = None):
         if layout not in LAYOUTS:
             raise ValueError(f"graph {key!r}: unknown layout {layout!r}; use one of {LAYOUTS}")
         self._adjacency = check_graph(adjacency, key)
         self.key = key
         self.layout = layout
+        if history is not None and history.values.shape[1] != self.num_nodes:
+            raise ValueError(f"graph {key!r}: its history has {history.values.shape[1]} nodes, the graph {self.num_nodes}")
+        self._history = history
         self._operators: dict[tuple[str, str, str], torch.Tensor] = {}
+        self._derived: dict[str, Any] = {}
+
+    @property
+    def adjacency(self) -> np.ndarray:
+        """The ``[N, N]`` weights (read-only view)."""
+        view = self._adjacency.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def history(self) -> NodeHistory:
+        """The city's training-range values; ``ValueError`` naming the fix when the graph was built without."""
+        if self._history is None:
+            raise ValueError(
+                f"graph {self.key!r} carries no training history, which this backbone learns its graph from; "
+                "pass the windows' graph (CityWindows.graph), built with the city's training range"
+            )
+        return self._history
+
+    def derived(self, name: str, build: Callable[["CityGraph"], Any]) -> Any:
+        """``build(self)`` computed once per graph and cached under ``name`` (a data-derived graph)."""
+        if name not in self._derived:
+            self._derived[name] = build(self)
+        return self._derived[name]
 
     @property
     def num_nodes(self) -> int:
@@ -145,15 +208,16 @@ class CityGraph:
         return f"CityGraph({self.key!r}, {self.num_nodes} nodes, {self.num_edges} edges, {self.layout})"
 
 
-_CACHE: dict[tuple[str, str], CityGraph] = {}
+_CACHE: dict[tuple[str, str, str | None], CityGraph] = {}
 
 
-def graph_for(adjacency: np.ndarray, key: str, layout: Layout = "sparse") -> CityGraph:
-    """The cached :class:`CityGraph` of ``key`` (built on the first call).
+def graph_for(adjacency: np.ndarray, key: str, layout: Layout = "sparse", history: NodeHistory | None = None) -> CityGraph:
+    """The cached :class:`CityGraph` of ``key`` (built on the first call), one per training ``history``.
 
     Raises ``ValueError`` when ``key`` was cached with a different adjacency: use one key per city.
     """
-    cached = _CACHE.get((key, layout))
+    cache_key = (key, layout, None if history is None else history.digest)
+    cached = _CACHE.get(cache_key)
     if cached is not None:
         if not cached.same_adjacency(adjacency):
             raise ValueError(
@@ -161,8 +225,8 @@ def graph_for(adjacency: np.ndarray, key: str, layout: Layout = "sparse") -> Cit
                 "(e.g. the city name), or call clear_graph_cache() after changing a city's graph"
             )
         return cached
-    graph = CityGraph(adjacency, key, layout)
-    _CACHE[(key, layout)] = graph
+    graph = CityGraph(adjacency, key, layout, history)
+    _CACHE[cache_key] = graph
     return graph
 
 
