@@ -2,6 +2,8 @@
 import numpy as np
 import torch
 
+from tsjt_basicts.backbones import NodeHistory
+
 SMALL = {
     "STGCN": {"block_channels": (16, 8, 16), "adaptive_graph": True},
     "GWN": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "dropout": 0.0},
@@ -18,6 +20,15 @@ def random_adjacency(nodes: int, seed: int, isolated: int = 0) -> np.ndarray:
         adj[-isolated:, :] = 0.0
         adj[:, -isolated:] = 0.0
     return adj.astype(np.float32)
+
+
+def random_history(nodes: int, seed: int, days: int = 3, steps_per_day: int = 24) -> NodeHistory:
+    """Training-range values of a city (daily cycle plus noise, a few unobserved), for data-learned graphs."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(days * steps_per_day)[:, None]
+    values = 50 + 20 * np.sin(2 * np.pi * steps / steps_per_day + rng.random(nodes)) + rng.normal(0, 3, (len(steps), nodes))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    return NodeHistory(values, steps_per_day, first_slot=0)
 
 
 def history_batch(batch: int, nodes: int, seed: int = 0, channels: int = 3) -> torch.Tensor:
