@@ -12,6 +12,7 @@ BasicTS 1.1.0 on one city.
 """
 from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.dcrnn import DCRNN, DCRNNConfig
+from tsjt_basicts.backbones.fogs import FOGS, FOGSConfig
 from tsjt_basicts.backbones.gwn import GWN, GWNConfig
 from tsjt_basicts.backbones.layers.graph import CityGraph, NodeHistory, clear_graph_cache, graph_for
 from tsjt_basicts.backbones.registry import backbone_class, build_backbone, list_backbones, register_backbone
@@ -19,6 +20,7 @@ from tsjt_basicts.backbones.stgcn import STGCN, STGCNConfig  # importing a model
 
 __all__ = [
     "DCRNN",
+    "FOGS",
     "GWN",
     "STGCN",
     "Backbone",
@@ -27,6 +29,7 @@ __all__ = [
     "BasicTSBackboneConfig",
     "CityGraph",
     "DCRNNConfig",
+    "FOGSConfig",
     "GWNConfig",
     "NodeHistory",
     "STGCNConfig",
