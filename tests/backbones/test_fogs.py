@@ -140,3 +140,13 @@ def test_no_parameter_depends_on_the_node_count():
 def test_bad_settings_are_refused(fields, problem):
     with pytest.raises(ConfigError, match=problem):
         build_backbone("FOGS", **fields)
+
+
+def test_sparse_and_dense_layouts_give_the_same_forecast():
+    adjacency, history = random_adjacency(7, seed=5, isolated=1), random_history(7, seed=5)
+    torch.manual_seed(0)
+    model = build_backbone("FOGS", **SMALL["FOGS"]).eval()
+    batch, learned = history_batch(2, 7), learned_graph_for("FOGS", 2, 7)
+    sparse = model(batch, CityGraph(adjacency, "c", "sparse", history), learned)
+    dense = model(batch, CityGraph(adjacency, "c", "dense", history), learned)
+    torch.testing.assert_close(sparse, dense, rtol=1e-4, atol=1e-5)

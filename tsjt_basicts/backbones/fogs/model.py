@@ -66,22 +66,31 @@ def last_observed(values: torch.Tensor) -> torch.Tensor:
 class LocalizedMix(nn.Module):
     """Product with the localised ``[k N, k N]`` graph, as a sum over its ``k x k`` blocks, each scaled
     by a learned weight (node-agnostic stand-in for STFGNN's ``[kN, kN]`` mask); with ``learned_support``,
-    ``v_i S x_i`` is added on every step i."""
+    ``v_i S x_i`` is added on every step i.
+
+    The road graph only acts on the inner steps and the learned graph on the first and last (their
+    block columns), so each is applied to those steps alone; one product over k then mixes the terms.
+    """
 
     def __init__(self, steps: int, learned_support: bool):
         super().__init__()
         self.register_buffer("kinds", torch.from_numpy(block_kinds(steps)).float(), persistent=False)
         self.block_weights = nn.Parameter(torch.ones(steps, steps))
-        self.support_weights = nn.Parameter(torch.ones(steps)) if learned_support else None
+        self.support_weights = nn.Parameter(torch.ones(steps, 1)) if learned_support else None
+
+    def coefficients(self) -> torch.Tensor:
+        """``[k, 2k]``: step i's weights on x_j (all j), road x_j (inner j), learned x_j (first, last j)."""
+        identity, road, learned = self.block_weights * self.kinds  # [k k] each
+        return torch.cat([identity, road[:, 1:-1], learned[:, :: len(learned) - 1]], dim=1)
 
     def forward(self, x: torch.Tensor, road: torch.Tensor, learned: torch.Tensor,
                 support: torch.Tensor | None) -> torch.Tensor:
         # x: [n b w k c] -> [n b w k c]; road, learned: [n n]; support: [b n n] or None
-        weights = self.block_weights * self.kinds.to(x.dtype)  # [3 k k]
-        terms = (x, propagate(road, x), propagate(learned, x))
-        out = sum(torch.einsum("ij,nbwjc->nbwic", w, term) for w, term in zip(weights, terms))
+        k = x.shape[3]
+        terms = torch.cat([x, propagate(road, x[:, :, :, 1:-1]), propagate(learned, x[:, :, :, :: k - 1])], dim=3)
+        out = torch.matmul(self.coefficients().to(x.dtype), terms.reshape(-1, 2 * k, x.shape[-1])).view(x.shape)
         if support is not None and self.support_weights is not None:
-            out = out + torch.einsum("i,nbwic->nbwic", self.support_weights, propagate(support, x))
+            out = out + self.support_weights * propagate(support, x)
         return out
 
 
@@ -125,10 +134,13 @@ class LocalizedLayer(nn.Module):
         if self.spatial_embedding is not None:
             x = x + self.spatial_embedding(embeddings)[:, None, None]
         h = x.unfold(2, self.strides, 1).transpose(3, 4)  # h: [n b w k c]
-        pooled = []
-        for mix, conv in zip(self.mixes, self.convs):
-            h = conv(mix(h, road, learned, support))
-            pooled.append(h[:, :, :, 1])  # the window's second step (STFGNN keeps rows N..2N)
+        pooled, last = [], len(self.convs) - 1
+        for i, (mix, conv) in enumerate(zip(self.mixes, self.convs)):
+            h = mix(h, road, learned, support)
+            if i == last:  # only the window's second step is kept (STFGNN's rows N..2N): skip the others
+                h = h[:, :, :, 1:2]
+            h = conv(h)
+            pooled.append(h[:, :, :, 1 if i < last else 0])
         return torch.stack(pooled).amax(dim=0) + self.residual(x)
 
 
