@@ -137,40 +137,15 @@ def check_baseline(baseline: dict, path: str) -> None:
 
 
 def check_baseline_backbone(method: str, backbone: str, budget: str) -> None:
-    """A known method with a backbone it takes ("-": none); ValueError naming the backbones it takes."""
+    """A known method with a backbone it takes ("-": none) and valid settings; ValueError naming the fix."""
+    from baselines.registry import baseline
     from tsjt_basicts.backbones import list_backbones
     from tsjt_basicts.config import METHODS
-    from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
 
-    takes = list_backbones() if method in METHODS else backbones_of(method, budget)
     if method not in METHODS:
-        baseline_runner(Entry(method, backbone))  # an unknown method
-    if not takes and backbone != "-":
-        raise ValueError(f"{method} takes no backbone (it is fitted on the target city alone); "
-                         f"remove backbone={backbone!r}")
-    if takes and backbone == "-":
-        raise ValueError(f"{method} needs a backbone: add backbone=... (one of {', '.join(takes)})")
-    if takes and backbone not in takes:
-        raise ValueError(f"unknown backbone {backbone!r} for {method}; it takes one of {', '.join(takes)}")
-    if method not in METHODS:
-        baseline_config(Entry(method, backbone), budget)  # the rest of its settings
-
-
-def backbones_of(method: str, budget: str) -> list[str]:
-    """The backbones baseline ``method`` can run with (none for HA and ARIMA, which have no config)."""
-    from tsjt_basicts.backbones import list_backbones
-    from tsjt_basicts.suite import SUITES, Entry, baseline_config
-
-    named = {entry.backbone for entries, _ in SUITES.values() for entry in entries} | set(list_backbones())
-    takes = []
-    for backbone in sorted(named - {"-"}):
-        try:
-            if baseline_config(Entry(method, backbone), budget) is None:
-                return []
-        except (KeyError, ValueError):  # not one of this method's backbones
-            continue
-        takes.append(backbone)
-    return takes
+        baseline(method).settings(backbone, budget)  # an unknown method or backbone, or bad settings
+    elif backbone not in list_backbones():
+        raise ValueError(f"unknown backbone {backbone!r} for {method}; it takes one of {', '.join(list_backbones())}")
 
 
 def run_baseline_config(baseline: dict, args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from statsmodels.tsa.arima.model import ARIMA
 from threadpoolctl import threadpool_limits
 
 from baselines.checks import is_int
+from baselines.registry import register_baseline
 from baselines.cli import cli_main, parser
 from baselines.common import Forecast, StatisticalConfig, input_steps, run_baseline
 from baselines.ha import slot_forecast, slot_means
@@ -149,6 +150,7 @@ def fit_arima(
     return forecast
 
 
+@register_baseline("ARIMA")
 def run(
     task: TaskRef,
     seed: int = 0,

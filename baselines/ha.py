@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 
+from baselines.registry import register_baseline
 from baselines.cli import cli_main, parser
 from baselines.common import Forecast, StatisticalConfig, output_steps, run_baseline
 from tsjt_basicts.data.city import City, DataError
@@ -53,6 +54,7 @@ def fit_ha(city: City, steps: StepRange, protocol: Protocol) -> Forecast:
     return lambda starts: slot_forecast(table, starts, protocol)
 
 
+@register_baseline("HA")
 def run(
     task: TaskRef,
     seed: int = 0,

@@ -31,6 +31,7 @@ import torch
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_device, check_few_shot_days
 from baselines.checks import check_settings, one_of, setting
+from baselines.registry import ANY_BACKBONE, register_baseline
 from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, claim_result, finetune_batches, meta_learn_and_test, score_windows
 from baselines.common import transfer_data
@@ -142,6 +143,9 @@ def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
     return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[..., 0])
 
 
+@register_baseline(METHOD, ReptileConfig, backbones=ANY_BACKBONE, presets={
+    "paper": {}, "cpu": {"meta_iterations": 200}, "smoke": {"meta_iterations": 3, "inner_steps": 2},
+})
 def run(
     task: TaskRef,
     seed: int = 0,

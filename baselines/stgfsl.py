@@ -52,6 +52,7 @@ from torch import nn
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_device, check_few_shot_days, check_settings
 from baselines.checks import one_of, setting
+from baselines.registry import register_baseline
 from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, TransferData, claim_result, finetune_batches, meta_learn_and_test
 from baselines.common import score_windows, transfer_data
@@ -290,6 +291,9 @@ def check_sources(data: TransferData, config: STGFSLConfig) -> None:
             )
 
 
+@register_baseline(METHOD, STGFSLConfig, backbones=MODELS, backbone_field="model", presets={
+    "paper": {}, "cpu": {"meta_iterations": 50}, "smoke": {"meta_iterations": 2, "hidden_dim": 8, "skip_dim": 16},
+})
 def run(
     task: TaskRef,
     seed: int = 0,

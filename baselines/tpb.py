@@ -49,6 +49,7 @@ from torch import nn
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_backbone
 from baselines.checks import check_device, check_few_shot_days, check_settings, setting
+from baselines.registry import ANY_BACKBONE, register_baseline
 from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
 from baselines.common import transfer_data
@@ -314,6 +315,10 @@ def evaluate(model: TPBForecaster, windows: CityWindows, config: TPBConfig) -> M
                          batch_size=config.batch_size)
 
 
+@register_baseline(METHOD, TPBConfig, backbones=ANY_BACKBONE, presets={
+    "paper": {}, "cpu": {"pretrain_epochs": 3, "max_segments": 6000},
+    "smoke": {"embed_dim": 8, "pretrain_epochs": 1, "max_segments": 500, "num_patterns": 4, "top_k": 2, "kmeans_iters": 5},
+})
 def run(
     task: TaskRef,
     seed: int = 0,

@@ -8,7 +8,7 @@ from run import load_config
 from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.config import BUDGETS, METHODS, experiment_config
 from tsjt_basicts.data.tasks import TASKS
-from tsjt_basicts.suite import Entry, baseline_config, baseline_runner
+from tsjt_basicts.suite import Entry, baseline_settings
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.py"))
 
@@ -30,7 +30,7 @@ def test_config_names_known_settings_that_match_its_file_name(path):
     else:
         entry = Entry(spec["method"], backbone)
         assert spec["budget"] in BUDGETS
-        baseline_runner(entry), baseline_config(entry, spec["budget"])  # an unknown method raises
+        baseline_settings(entry, spec["budget"])  # an unknown method or backbone raises
     assert path.stem == file_name(spec["method"], backbone, spec["task"])
 
 

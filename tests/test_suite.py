@@ -42,8 +42,8 @@ def test_methods_filter_runs_only_the_named_entries(tmp_path):
 def test_unknown_suite_and_method_are_named():
     with pytest.raises(ValueError, match="unknown suite"):
         run_suite("table3", seeds=1, budget="smoke", out_root="unused")
-    with pytest.raises(ValueError, match=r"no method \['TSJT_STGCN'\]"):
-        run_suite("table2", seeds=1, budget="smoke", out_root="unused", methods=["TSJT_STGCN"])
+    with pytest.raises(ValueError, match=r"no method \['TSJT_DCRNN'\]"):
+        run_suite("table2", seeds=1, budget="smoke", out_root="unused", methods=["TSJT_DCRNN"])
 
 
 def test_jobs_run_entries_in_parallel_processes_with_the_same_results(tmp_path):

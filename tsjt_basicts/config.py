@@ -113,6 +113,17 @@ BUDGETS: dict[str, Budget] = {
 }
 # Graph WaveNet at half its residual width and a quarter of its skip/end widths, for CPU runs
 CPU_GWN = dict(residual_channels=16, dilation_channels=16, skip_channels=64, end_channels=128)
+TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
+BACKBONE_WIDTHS = {  # per budget and backbone; a backbone not named keeps its paper widths
+    "paper": {},
+    "cpu": {"GWN": CPU_GWN},
+    "smoke": {"GWN": TINY_GWN, "STGCN": {"block_channels": (8, 4, 8)}, "DCRNN": {"hidden_size": 8}},
+}
+
+
+def backbone_widths(backbone: str, budget: str) -> dict:
+    """The backbone config fields a named budget sets for ``backbone`` (every method alike)."""
+    return dict(BACKBONE_WIDTHS[budget].get(backbone, {}))
 
 
 @dataclass

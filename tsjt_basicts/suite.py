@@ -20,9 +20,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from tsjt_basicts.config import BUDGETS, CPU_GWN, METHODS, TRAININGS, experiment_config
+from baselines.registry import baseline
+from tsjt_basicts.config import BUDGETS, METHODS, TRAININGS, backbone_widths, experiment_config
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.data.task_spec import Task, TaskRef
@@ -32,19 +32,6 @@ from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
 from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_result
 
 logger = logging.getLogger(__name__)
-TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
-BACKBONE_WIDTHS = {  # per budget and backbone; a backbone not named keeps its paper widths
-    "paper": {},
-    "cpu": {"GWN": CPU_GWN},
-    "smoke": {"GWN": TINY_GWN, "STGCN": {"block_channels": (8, 4, 8)}, "DCRNN": {"hidden_size": 8}},
-}
-
-
-def backbone_widths(backbone: str, budget: str) -> dict:
-    """The backbone config fields a budget sets for ``backbone``."""
-    return dict(BACKBONE_WIDTHS[budget].get(backbone, {}))
-
-
 @dataclass(frozen=True)
 class Entry:
     """One method of a suite; ``backbone`` is "-" for the statistical baselines."""
@@ -57,11 +44,34 @@ class Entry:
         return self.method if self.backbone == "-" else f"{self.method}_{self.backbone}"
 
 
-TABLE2 = (
-    Entry("HA", "-"), Entry("ARIMA", "-"), Entry("TargetOnly", "GWN"), Entry("Reptile", "GWN"),
-    Entry("ST-GFSL", "GRU"), Entry("ST-GFSL", "GWN"), Entry("TPB", "GWN"), Entry("Joint", "GWN"),
-    Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT-paper", "GWN"), Entry("TSJT", "GWN"),
+PAPER_TABLE2 = (  # the rows of the paper's Table 2, in its order (ST-GFSL in its GRU and GWN variants)
+    Entry("HA", "-"), Entry("ARIMA", "-"), *(Entry("Reptile", b) for b in ("DCRNN", "GWN", "DSTAGNN", "FOGS")),
+    Entry("AdaRNN", "-"), Entry("ST-GFSL", "GRU"), Entry("ST-GFSL", "GWN"), Entry("DASTNet", "-"), Entry("TPB", "GWN"),
+    Entry("TransGTR", "GWN"), Entry("GPD", "GWN"), Entry("STGP", "-"), Entry("TSJT", "STGCN"), Entry("TSJT", "GWN"),
 )
+OUR_ROWS = (  # what the paper's rows are measured against here: the ablations and the paper's own ratio
+    Entry("TargetOnly", "GWN"), Entry("Joint", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"),
+    Entry("TSJT-paper", "GWN"),
+)
+
+
+def implemented(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """The entries whose method (a gradient method or a registered baseline) and backbone exist here."""
+    from baselines.registry import list_baselines
+    from tsjt_basicts.backbones import list_backbones
+
+    known = set(list_baselines())
+    backbones = set(list_backbones())
+
+    def exists(entry: Entry) -> bool:
+        if entry.method in METHODS:
+            return entry.backbone in backbones
+        return entry.method in known and entry.backbone in ("-", *baseline(entry.method).takes())
+
+    return tuple(entry for entry in entries if exists(entry))
+
+
+TABLE2 = implemented(PAPER_TABLE2 + OUR_ROWS)
 NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (all at the paper's source ratio)
     Entry("TSJT-paper", "GWN"), Entry("TSJT-noNPM", "GWN"), Entry("TSJT-noAK", "GWN"), Entry("TSJT-paper", "STGCN"),
 )
@@ -76,50 +86,10 @@ SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
 }
 
 
-def baseline_config(entry: Entry, budget: str):
-    """The config object of a meta-learning / pattern baseline under a named budget (None for HA/ARIMA).
-
-    Its target fine-tuning takes the budget's steps and target batch and validates as often as the
-    gradient methods do; the meta-/pre-training phases keep the step counts stated here.
-    """
-    from baselines.reptile import ReptileConfig
-    from baselines.stgfsl import STGFSLConfig
-    from baselines.tpb import TPBConfig
-
-    widths, backbone = backbone_widths(entry.backbone, budget), entry.backbone
-    chosen = BUDGETS[budget]
-    tune = dict(finetune_steps=chosen.steps, batch_size=chosen.target_batch, eval_every=chosen.steps_per_epoch)
-    presets: dict[str, dict[str, Callable[[], object]]] = {
-        "Reptile": {
-            "paper": lambda: ReptileConfig(backbone=backbone, **tune),
-            "cpu": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=200, **tune),
-            "smoke": lambda: ReptileConfig(backbone=backbone, backbone_config=widths, meta_iterations=3,
-                                           inner_steps=2, **tune),
-        },
-        "ST-GFSL": {
-            "paper": lambda: STGFSLConfig(model=backbone, **tune),
-            "cpu": lambda: STGFSLConfig(model=backbone, meta_iterations=50, **tune),
-            "smoke": lambda: STGFSLConfig(model=backbone, meta_iterations=2, hidden_dim=8, skip_dim=16, **tune),
-        },
-        "TPB": {
-            "paper": lambda: TPBConfig(backbone=backbone, **tune),
-            "cpu": lambda: TPBConfig(backbone=backbone, backbone_config=widths, pretrain_epochs=3, max_segments=6000,
-                                     **tune),
-            "smoke": lambda: TPBConfig(backbone=backbone, backbone_config=widths, embed_dim=8, pretrain_epochs=1,
-                                       max_segments=500, num_patterns=4, top_k=2, kmeans_iters=5, **tune),
-        },
-    }
-    return presets[entry.method][budget]() if entry.method in presets else None
-
-
-def baseline_runner(entry: Entry) -> Callable[..., dict]:
-    """The ``run`` function of a baseline in ``baselines/``."""
-    from baselines import arima, ha, reptile, stgfsl, tpb
-
-    runners = {"HA": ha.run, "ARIMA": arima.run, "Reptile": reptile.run, "ST-GFSL": stgfsl.run, "TPB": tpb.run}
-    if entry.method not in runners:
-        raise ValueError(f"unknown method {entry.method!r}; known: {sorted([*runners, *METHODS])}")
-    return runners[entry.method]
+def baseline_settings(entry: Entry, budget: str):
+    """The settings of a baseline entry under a named budget (None for HA / ARIMA): its registered
+    preset, with the budget's target fine-tuning and backbone widths (:mod:`baselines.registry`)."""
+    return baseline(entry.method).settings(entry.backbone, budget)
 
 
 def gradient_experiment(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpus: str | None) -> dict:
@@ -140,7 +110,7 @@ def result_path(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: s
         return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
     from baselines.common import baseline_result_path
 
-    return baseline_result_path(entry.method, entry.backbone, task, seed, out_root, baseline_config(entry, budget))
+    return baseline_result_path(entry.method, entry.backbone, task, seed, out_root, baseline_settings(entry, budget))
 
 
 def baseline_device(gpus: str | None) -> str:
@@ -165,9 +135,8 @@ def run_entry(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: str
         else:
             launch_training(experiment_config(**experiment))
         return
-    runner, config = baseline_runner(entry), baseline_config(entry, budget)
-    options = {} if config is None else {"config": config, "device": baseline_device(gpus)}
-    runner(task, seed=seed, out_root=out_root, **options)
+    config = baseline_settings(entry, budget)
+    baseline(entry.method).run_entry(task, seed, out_root, config, "cpu" if config is None else baseline_device(gpus))
 
 
 def log_wall_time(out_root: str, entry: Entry, task: Task, seed: int, budget: str, device: str, seconds: float) -> None:

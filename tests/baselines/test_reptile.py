@@ -13,7 +13,8 @@ from tsjt_basicts.data.split import VAL_DAYS, Protocol, split_target
 from tsjt_basicts.data.tasks import load_task
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.errors import ConfigError
-from tsjt_basicts.suite import Entry, backbone_widths, baseline_config, run_entry
+from tsjt_basicts.config import backbone_widths
+from tsjt_basicts.suite import Entry, baseline_settings, run_entry
 
 TINY_GWN = {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "blocks": 2}
 TINY = ReptileConfig(backbone_config=TINY_GWN, meta_iterations=3, inner_steps=2, batch_size=8, finetune_steps=52,
@@ -81,7 +82,7 @@ def test_smoke_run_writes_finite_synthetic_metrics(smoke):
 def test_reptile_meta_trains_the_other_registered_backbones(backbone, tmp_path):
     entry = Entry("Reptile", backbone)
     run_entry(entry, "synthetic", seed=0, budget="smoke", out_root=str(tmp_path))
-    path = baseline_result_path("Reptile", backbone, "synthetic", 0, str(tmp_path), baseline_config(entry, "smoke"))
+    path = baseline_result_path("Reptile", backbone, "synthetic", 0, str(tmp_path), baseline_settings(entry, "smoke"))
     record = json.loads(path.read_text())
     widths = json.loads(json.dumps(backbone_widths(backbone, "smoke")))  # as JSON stores them
     assert record["backbone"] == backbone and record["config"]["backbone_config"] == widths

@@ -1,0 +1,2 @@
+"""Reptile with DSTAGNN on the embedded synthetic task (synthetic data) under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="Reptile", backbone="DSTAGNN", task="synthetic", budget="cpu")
