@@ -1,6 +1,6 @@
 import pytest
 import torch
-from backbone_helpers import SMALL, history_batch, learned_graph_for, random_adjacency
+from backbone_helpers import SMALL, history_batch, learned_graph_for, random_adjacency, random_history
 
 from tsjt_basicts.backbones import CityGraph, build_backbone, list_backbones
 
@@ -66,8 +66,8 @@ def test_sparse_and_dense_operators_give_the_same_forecast(name):
     torch.manual_seed(0)
     model = build_backbone(name, **SMALL[name]).eval()
     history, learned = history_batch(2, 7), learned_graph_for(name, 2, 7)
-    sparse = model(history, CityGraph(adjacency, "c", "sparse"), learned)
-    dense = model(history, CityGraph(adjacency, "c", "dense"), learned)
+    sparse = model(history, CityGraph(adjacency, "c", "sparse", random_history(7, seed=5)), learned)
+    dense = model(history, CityGraph(adjacency, "c", "dense", random_history(7, seed=5)), learned)
     torch.testing.assert_close(sparse, dense, rtol=1e-4, atol=1e-5)
 
 

@@ -3,9 +3,9 @@ import pytest
 from tsjt_basicts.backbones import GWN, STGCN, backbone_class, build_backbone, list_backbones, register_backbone
 
 
-def test_the_three_backbones_are_registered_and_listed():
-    assert list_backbones() == ["DCRNN", "GWN", "STGCN"]
-    assert list_backbones("*CN*") == ["STGCN"]
+def test_the_backbones_are_registered_and_listed_sorted():
+    assert {"DCRNN", "GWN", "STGCN"} <= set(list_backbones()) and list_backbones() == sorted(list_backbones())
+    assert list_backbones("st*n") == ["STGCN"]
     assert list_backbones("gw?") == ["GWN"]
     assert list_backbones("nothing*") == []
     assert backbone_class("GWN") is GWN
@@ -27,7 +27,7 @@ def test_only_backbones_can_be_registered():
 
 
 def test_an_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown backbone 'GraphWaveNet'; known backbones: DCRNN, GWN, STGCN"):
+    with pytest.raises(ValueError, match="unknown backbone 'GraphWaveNet'; known backbones: " + ", ".join(list_backbones())):
         build_backbone("GraphWaveNet")
 
 
