@@ -8,6 +8,8 @@ SMALL = {
     "STGCN": {"block_channels": (16, 8, 16), "adaptive_graph": True},
     "GWN": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16, "dropout": 0.0},
     "DCRNN": {"hidden_size": 16, "adaptive_graph": True},
+    "DSTAGNN": {"num_blocks": 2, "channels": 8, "d_model": 16, "d_k": 4, "num_heads": 2, "end_channels": 16,
+                "dropout": 0.0, "adaptive_graph": True},
     "FOGS": {"embedding_channels": 8, "hidden_channels": 8, "num_layers": 2, "convs_per_layer": 2, "output_hidden": 16,
              "node2vec_dim": 4, "node2vec_epochs": 1, "graph_neighbours": 3, "adaptive_graph": True},
 }

@@ -12,6 +12,7 @@ BasicTS 1.1.0 on one city.
 """
 from tsjt_basicts.backbones.base import Backbone, BackboneConfig
 from tsjt_basicts.backbones.dcrnn import DCRNN, DCRNNConfig
+from tsjt_basicts.backbones.dstagnn import DSTAGNN, DSTAGNNConfig
 from tsjt_basicts.backbones.fogs import FOGS, FOGSConfig
 from tsjt_basicts.backbones.gwn import GWN, GWNConfig
 from tsjt_basicts.backbones.layers.graph import CityGraph, NodeHistory, clear_graph_cache, graph_for
@@ -20,6 +21,7 @@ from tsjt_basicts.backbones.stgcn import STGCN, STGCNConfig  # importing a model
 
 __all__ = [
     "DCRNN",
+    "DSTAGNN",
     "FOGS",
     "GWN",
     "STGCN",
@@ -29,6 +31,7 @@ __all__ = [
     "BasicTSBackboneConfig",
     "CityGraph",
     "DCRNNConfig",
+    "DSTAGNNConfig",
     "FOGSConfig",
     "GWNConfig",
     "NodeHistory",
