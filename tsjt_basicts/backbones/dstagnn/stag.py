@@ -3,8 +3,9 @@
 Each node's history is cut into daily profiles (``NodeHistory.daily_profiles``). Node i is a
 distribution over its days, each day weighted by the norm of its profile; moving day d of node i
 onto day e of node j costs the cosine distance of the two profiles. The STAG distance of two nodes
-is the Wasserstein distance of these distributions (Lan et al., ICML 2022, Eq. 1-3; the authors'
-``STAG_gen.py``); each node keeps its nearest 1% of nodes (at least one) as neighbours.
+is the Wasserstein distance of these distributions (Lan et al., ICML 2022, Sec. 3; the authors'
+``STAG_gen.py``); each node keeps the 1% of other nodes most similar to it (similarity = 1 - distance,
+at least one node) as its neighbours.
 
 Unobserved values (NaN) are filled with the node's mean of that time-of-day slot over its observed
 days, then with the node's mean, then with 0 (a node never observed: its distance to every node is 1).
