@@ -1,0 +1,2 @@
+"""AdaRNN on the la-speed task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="AdaRNN", task="la-speed", budget="cpu")

@@ -1,0 +1,2 @@
+"""AdaRNN on the melbourne-volume task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="AdaRNN", task="melbourne-volume", budget="cpu")
