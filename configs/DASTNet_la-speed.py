@@ -1,0 +1,2 @@
+"""DASTNet on the la-speed task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="DASTNet", task="la-speed", budget="cpu")

@@ -1,0 +1,2 @@
+"""DASTNet on the melbourne-volume task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="DASTNet", task="melbourne-volume", budget="cpu")
