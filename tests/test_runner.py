@@ -30,10 +30,8 @@ TINY_BUDGET = Budget(steps=39, steps_per_epoch=13, target_batch=32, source_batch
 
 def tiny_config(root, method="TSJT-paper", **overrides):
     """A few dozen steps at a learning rate high enough for them to teach the model something."""
-    return experiment_config(
-        "synthetic", method=method, budget=TINY_BUDGET, training=Training(lr=3e-3), backbone_config=TINY_GWN,
-        prompt_dim=4, ckpt_root=str(root), **overrides,
-    )
+    settings = dict(budget=TINY_BUDGET, training=Training(lr=3e-3), backbone_config=TINY_GWN, prompt_dim=4)
+    return experiment_config("synthetic", method=method, ckpt_root=str(root), **{**settings, **overrides})
 
 
 def read_metrics(runner, filename: str = "test_metrics.json") -> dict:
@@ -85,6 +83,32 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert standalone["metrics"]["avg"] == pytest.approx(result["metrics"]["avg"])
     assert standalone["checkpoint_path"] == os.path.abspath(best) and standalone["resumed_from_epoch"] is None
     assert read_metrics(evaluated) == read_metrics(resumed)  # the training result is left as it was
+
+
+class Interrupted(Exception):
+    """Stands for the process being killed at the start of an epoch."""
+
+
+@pytest.mark.slow
+def test_a_run_interrupted_in_epoch_2_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    budget = Budget(steps=9, steps_per_epoch=3, target_batch=16, source_batch=12, eval_batch_size=512)
+    settings = dict(budget=budget, backbone_config={**TINY_GWN, "dropout": 0.3})  # dropout draws random numbers
+    whole = read_metrics(launch_training(tiny_config(tmp_path / "whole", **settings)))
+    start = TSJTRunner.on_epoch_start
+
+    def killed_in_epoch_2(runner, epoch):
+        if epoch == 2:
+            raise Interrupted
+        start(runner, epoch)
+
+    monkeypatch.setattr(TSJTRunner, "on_epoch_start", killed_in_epoch_2)
+    with pytest.raises(Interrupted):
+        launch_training(tiny_config(tmp_path / "cut", **settings))
+    monkeypatch.setattr(TSJTRunner, "on_epoch_start", start)
+    resumed = read_metrics(launch_training(tiny_config(tmp_path / "cut", **settings)))
+    assert resumed["resumed_from_epoch"] == 1
+    assert np.allclose(resumed["train_curve"], whole["train_curve"])  # the same batches, sources and dropout
+    assert resumed["metrics"]["avg"] == pytest.approx(whole["metrics"]["avg"])
 
 
 def test_a_second_run_of_one_config_is_refused_naming_the_lock_and_pid(tmp_path):

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from basicts.runners import BasicTSRunner
 from basicts.utils import RunnerStatus
@@ -107,6 +108,9 @@ class TSJTRunner(BasicTSRunner):
         self.resumed_from_epoch = self.start_epoch or None
 
     def on_epoch_start(self, epoch: int) -> None:
+        """Seed the epoch's step order and dropout from ``(seed, epoch)``, so that a resumed run
+        trains as the uninterrupted one would (BasicTS keeps no random state in its checkpoints)."""
+        torch.manual_seed(int(np.random.SeedSequence([self.cfg.seed, epoch]).generate_state(1)[0]))
         super().on_epoch_start(epoch)
         self.train_data_loader.dataset.set_epoch(epoch)
 

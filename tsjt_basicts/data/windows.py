@@ -140,7 +140,8 @@ class JointSteps:
     stream of passes, each a fresh permutation seeded with ``(seed, pass)`` (the same in every
     process and on resume): step ``g`` of the run takes windows ``g * target_batch`` onwards, so
     every window is seen equally often. Each source city is drawn from its own reshuffled stream,
-    seeded with ``(seed, rank)``: DDP processes draw different source windows.
+    seeded with ``(seed, rank, epoch)``: DDP processes draw different source windows, and a resumed
+    run draws what the uninterrupted one did.
     """
 
     def __init__(
@@ -161,15 +162,16 @@ class JointSteps:
         self.target_batch = target_batch
         self.steps_per_epoch = steps_per_epoch or -(-len(target) // target_batch)
         self.source_sizes = allocate_source_batch(source_batch, [len(s) for s in sources], allocation) if sources else []
-        self.seed = seed
-        self.source_rng = np.random.default_rng([seed, rank])
-        self._streams = [np.empty(0, dtype=np.int64) for _ in sources]
+        self.seed, self.rank = seed, rank
         self._passes: dict[int, np.ndarray] = {}
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Steps of ``epoch`` continue the target stream where epoch ``epoch - 1`` ended."""
+        """Steps of ``epoch`` continue the target stream where epoch ``epoch - 1`` ended; the source
+        streams start afresh from ``(seed, rank, epoch)``."""
         self.epoch = epoch
+        self.source_rng = np.random.default_rng([self.seed, self.rank, epoch])
+        self._streams = [np.empty(0, dtype=np.int64) for _ in self.sources]
 
     def __len__(self) -> int:
         return self.steps_per_epoch
