@@ -116,8 +116,17 @@ CPU_GWN = dict(residual_channels=16, dilation_channels=16, skip_channels=64, end
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
 BACKBONE_WIDTHS = {  # per budget and backbone; a backbone not named keeps its paper widths
     "paper": {},
-    "cpu": {"GWN": CPU_GWN},
-    "smoke": {"GWN": TINY_GWN, "STGCN": {"block_channels": (8, 4, 8)}, "DCRNN": {"hidden_size": 8}},
+    "cpu": {
+        "GWN": CPU_GWN,
+        "DSTAGNN": dict(num_blocks=2, channels=16, d_model=32, d_k=16, end_channels=64),
+        "FOGS": dict(embedding_channels=32, hidden_channels=32, convs_per_layer=2, output_hidden=64, node2vec_dim=32),
+    },
+    "smoke": {
+        "GWN": TINY_GWN, "STGCN": {"block_channels": (8, 4, 8)}, "DCRNN": {"hidden_size": 8},
+        "DSTAGNN": dict(num_blocks=1, channels=8, d_model=16, d_k=4, num_heads=2, end_channels=16),
+        "FOGS": dict(embedding_channels=8, hidden_channels=8, num_layers=2, convs_per_layer=2, output_hidden=16,
+                     node2vec_dim=4, node2vec_epochs=1, graph_neighbours=3),
+    },
 }
 
 
