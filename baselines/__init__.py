@@ -1,9 +1,17 @@
-"""The field's baselines, scored by the shared few-shot protocol (one file each).
+"""The field's baselines, scored by the shared few-shot protocol (one file, or one folder, each).
+
+Each registers itself (:mod:`baselines.registry`: ``@register_baseline`` with its settings
+dataclass and one preset per named budget), so the suite and ``run.py`` find every baseline here
+without a list to keep:
 
 * :mod:`baselines.ha`: history average per node and time-of-day slot of the few-shot days.
 * :mod:`baselines.arima`: one ARIMA(3,0,1) per node fitted on the few-shot window (Box & Jenkins).
-* :mod:`baselines.reptile`, :mod:`baselines.stgfsl`, :mod:`baselines.tpb`: meta-learning / pattern
-  transfer from the source cities, then fine-tuning on the target.
+* :mod:`baselines.reptile` (any registered backbone), :mod:`baselines.stgfsl`, :mod:`baselines.tpb`:
+  meta-learning / pattern transfer from the source cities, then fine-tuning on the target.
+* :mod:`baselines.adarnn`: temporal distribution characterisation and matching over the source
+  cities' periods and the target's days (AdaRNN).
+* :mod:`baselines.dastnet`: domain-adversarial spatial-temporal pre-training on the sources, then a
+  private + shared extractor fine-tuned on the target (DASTNet).
 
 All read the same split, windows, metrics and result file as the gradient methods
 (:mod:`baselines.common`) and write
