@@ -54,10 +54,11 @@ from baselines.cli import cli_main, parser
 from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
 from baselines.common import transfer_data
 from baselines.progress import bar, phase
+from baselines.long_history import HISTORY_PATCHES, PATCH_LEN, fitting_positions, window_history
 from tsjt_basicts.backbones import CityGraph, build_backbone
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import VAL_DAYS, Protocol, StepRange
+from tsjt_basicts.data.split import VAL_DAYS, Protocol
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.errors import ConfigError
@@ -72,8 +73,8 @@ FIXED_BACKBONE_FIELDS = ("in_channels", "input_len", "output_len")  # set by TPB
 class TPBConfig:
     """TPB settings (the seed is ``run``'s argument)."""
 
-    patch_len: int = setting(12, "steps per patch (one input window)", AT_LEAST_1)
-    history_patches: int = setting(4, "patches of history ending with the window's input", at_least(2))
+    patch_len: int = setting(PATCH_LEN, "steps per patch (one input window)", AT_LEAST_1)
+    history_patches: int = setting(HISTORY_PATCHES, "patches of history ending with the window's input", at_least(2))
     embed_dim: int = setting(32, "patch embedding size of the encoder", EVEN)
     pretrain_epochs: int = setting(10, "masked-reconstruction epochs on the sources", AT_LEAST_1)
     pretrain_batch_size: int = setting(256, "source segments per pre-training step", AT_LEAST_1)
@@ -264,21 +265,6 @@ def source_segments(windows: CityWindows, config: TPBConfig, count: int, rng: np
     pairs = rng.choice(len(starts) * values.shape[1], size=min(count, len(starts) * values.shape[1]), replace=False)
     steps = torch.from_numpy(starts[pairs // values.shape[1]])[:, None] + torch.arange(config.span + config.patch_len)
     return values[steps, torch.from_numpy(pairs % values.shape[1])[:, None]]
-
-
-def fitting_positions(windows: CityWindows, steps: StepRange, span: int) -> np.ndarray:
-    """Positions of the windows whose history (``span`` steps up to the last input) and future lie in ``steps``."""
-    first_read = windows.starts + windows.input_len - span
-    last_read = windows.starts + windows.input_len + windows.output_len - 1
-    return np.flatnonzero((first_read >= steps.start) & (last_read < steps.stop))
-
-
-def window_history(windows: CityWindows, positions: np.ndarray, span: int) -> torch.Tensor:
-    """``[B, N, span]`` z-scored values of the ``span`` steps ending with each window's last input."""
-    ends = torch.from_numpy(windows.starts[positions] + windows.input_len)
-    if (ends < span).any():
-        raise DataError(f"city {windows.city.name!r}: a window's history of {span} steps starts before step 0")
-    return windows.features[ends[:, None] - span + torch.arange(span), :, 0].transpose(1, 2)
 
 
 def train_forecaster(
