@@ -1,0 +1,2 @@
+"""TransGTR_GWN on the la-speed task under the CPU budget of the comparison suite (tsjt_basicts/suite.py)."""
+BASELINE = dict(method="TransGTR", backbone="GWN", task="la-speed", budget="cpu")
