@@ -67,3 +67,16 @@ def cli_main(cli: argparse.ArgumentParser, argv: list[str] | None, run: Callable
         return 0
 
     return run_command(cli, argv, main)
+
+
+def protocol_options(args: argparse.Namespace) -> dict:
+    """The config fields every baseline takes from the shared options."""
+    return {"target_days": args.target_days, "data_seed": args.data_seed}
+
+
+def trained_main(cli: argparse.ArgumentParser, argv: list[str] | None, run: Callable[..., dict],
+                 make_config: Callable[[argparse.Namespace], object]) -> int:
+    """``cli_main`` of a trained baseline: ``run(task, seed, protocol, out_root, data_root, config, device)``
+    with ``config = make_config(args)`` (its :func:`protocol_options` and any option of its own)."""
+    return cli_main(cli, argv, lambda args: run(
+        args.task, args.seed, args.protocol, args.out_root, args.data_root, make_config(args), args.device))

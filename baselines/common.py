@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from baselines.checks import NON_NEGATIVE, POSITIVE, check_settings, is_int, setting
+from baselines.checks import NON_NEGATIVE, POSITIVE, check_device, check_settings, is_int, setting
 from baselines.progress import phase
 from baselines.records import ResultFile, data_digest, result_location
 from tsjt_basicts.curves import CURVE_PNG, CurveLog, plot_curve
@@ -175,6 +175,23 @@ def transfer_data(method: str, task: TaskRef, protocol: str, target_days: float,
     logger.info("%s: target %s (%d few-shot training windows), %d source cities (%s)", method, target.name,
                 len(data.target_train), len(sources), ", ".join(c.name for c in sources))
     return data
+
+
+def trained_run(method: str, task: TaskRef, seed: int, protocol: str, out_root: str, data_root: str | None, config,
+                device: str, train_and_test: Callable[[ResultFile, TransferData, np.random.Generator], dict],
+                backbone: str = "-", check: Callable[[TransferData], None] | None = None) -> dict:
+    """The frame of every trained baseline's ``run``: check the device, load the task's windows,
+    ``check`` them, claim the result file (refused at once when another run's is there), seed torch
+    and numpy with ``seed``, then ``train_and_test(result, data, rng)`` writes the record."""
+    check_device(device)
+    data = transfer_data(method, task, protocol, config.target_days, config.data_seed, data_root, device,
+                         config.val_days)
+    if check is not None:
+        check(data)
+    result = claim_result(method, backbone, task, seed, out_root, config, protocol, data.digest)
+    with result.held():
+        torch.manual_seed(seed)
+        return train_and_test(result, data, np.random.default_rng(seed))
 
 
 @torch.no_grad()

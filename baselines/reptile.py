@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_device, check_few_shot_days
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_few_shot_days
 from baselines.checks import check_settings, one_of, setting
 from baselines.registry import ANY_BACKBONE, register_baseline
-from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, claim_result, finetune_batches, meta_learn_and_test, score_windows
-from baselines.common import transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import BestOnValidation, TransferData, finetune_batches, meta_learn_and_test, score_windows
+from baselines.common import trained_run
+from baselines.records import ResultFile
 from baselines.progress import bar
 from tsjt_basicts.backbones import Backbone, build_backbone
 from tsjt_basicts.curves import CurveLog
@@ -158,24 +159,19 @@ def run(
     """Reptile on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/Reptile_<backbone>/<task>/...``)."""
     config = config or ReptileConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    result = claim_result(METHOD, config.backbone, task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
         model = build_backbone(config.backbone, **config.backbone_config).to(device)
         return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
+
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test,
+                       config.backbone)
 
 
 def main(argv: list[str] | None = None) -> int:
     cli = parser(METHOD, trained=True)
     cli.add_argument("--backbone", default="GWN", help="registered backbone name")
-    return cli_main(cli, argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        ReptileConfig(backbone=args.backbone, target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(cli, argv, run, lambda args: ReptileConfig(backbone=args.backbone, **protocol_options(args)))
 
 
 if __name__ == "__main__":

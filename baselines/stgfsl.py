@@ -50,12 +50,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_device, check_few_shot_days, check_settings
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_few_shot_days, check_settings
 from baselines.checks import one_of, setting
 from baselines.registry import register_baseline
-from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, TransferData, claim_result, finetune_batches, meta_learn_and_test
-from baselines.common import score_windows, transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import BestOnValidation, TransferData, finetune_batches, meta_learn_and_test, score_windows
+from baselines.common import trained_run
+from baselines.records import ResultFile
 from baselines.progress import bar
 from tsjt_basicts.backbones import CityGraph
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
@@ -306,25 +307,19 @@ def run(
     """ST-GFSL on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/ST-GFSL_<model>/<task>/...``)."""
     config = config or STGFSLConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    check_sources(data, config)
-    result = claim_result(METHOD, config.model, task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
         model = STGFSL(config, data.protocol.input_len, data.protocol.output_len).to(device)
         return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
+
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test,
+                       config.model, lambda data: check_sources(data, config))
 
 
 def main(argv: list[str] | None = None) -> int:
     cli = parser("STGFSL", trained=True)
     cli.add_argument("--model", default="GRU", choices=MODELS, help="forecaster with generated parameters")
-    return cli_main(cli, argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        STGFSLConfig(model=args.model, target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(cli, argv, run, lambda args: STGFSLConfig(model=args.model, **protocol_options(args)))
 
 
 if __name__ == "__main__":

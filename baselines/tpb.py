@@ -48,11 +48,12 @@ import torch
 from torch import nn
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_backbone
-from baselines.checks import check_device, check_few_shot_days, check_settings, setting
+from baselines.checks import check_few_shot_days, check_settings, setting
 from baselines.registry import ANY_BACKBONE, register_baseline
-from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
-from baselines.common import transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
+from baselines.common import trained_run
+from baselines.records import ResultFile
 from baselines.progress import bar, phase
 from baselines.long_history import HISTORY_PATCHES, PATCH_LEN, fitting_positions, window_history
 from tsjt_basicts.backbones import CityGraph, build_backbone
@@ -317,19 +318,15 @@ def run(
     """TPB on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/TPB_<backbone>/<task>/...``)."""
     config = config or TPBConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    positions = fitting_positions(data.target_train, data.target_train_steps, config.span)
-    if len(positions) == 0:
-        raise DataError(
-            f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; "
-            "lower TPBConfig.history_patches or patch_len"
-        )
-    result = claim_result(METHOD, config.backbone, task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+
+    def check(data: TransferData) -> None:
+        if len(fitting_positions(data.target_train, data.target_train_steps, config.span)) == 0:
+            raise DataError(f"no few-shot window has {config.span} steps of history in {data.target_train_steps}; "
+                            "lower TPBConfig.history_patches or patch_len")
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
+        generator = torch.Generator().manual_seed(seed)
+        positions = fitting_positions(data.target_train, data.target_train_steps, config.span)
         per_source = -(-config.max_segments // len(data.sources))
         pool = torch.cat([source_segments(windows, config, per_source, rng) for windows in data.sources])
         if len(pool) < config.num_patterns:
@@ -348,12 +345,12 @@ def run(
             lambda windows: evaluate(model, windows, config),
         )
 
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test,
+                       config.backbone, check)
+
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(parser(METHOD, trained=True), argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        TPBConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(parser(METHOD, trained=True), argv, run, lambda args: TPBConfig(**protocol_options(args)))
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ import torch
 from baselines.adarnn.model import NodeGRU
 from baselines.adarnn.tdc import Domain, transfer_domains
 from baselines.adarnn.tdm import DISTANCES, BoostedWeights, step_distances, tdm_loss
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_device, check_few_shot_days
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_few_shot_days
 from baselines.checks import check_settings, one_of, setting
-from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, claim_result, finetune_and_test, finetune_batches, score_windows
-from baselines.common import transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
+from baselines.common import trained_run
+from baselines.records import ResultFile
 from baselines.progress import bar, phase
 from baselines.registry import NO_BACKBONE, register_baseline
 from tsjt_basicts.curves import CurveLog
@@ -218,13 +219,8 @@ def run(
     """AdaRNN on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/AdaRNN/<task>/...``)."""
     config = config or AdaRNNConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    result = claim_result(METHOD, "-", task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
         with phase(logger, METHOD, "TDC", f"{config.tdc_periods} periods per source city"):
             domains = transfer_domains(data.sources, data.target_train, config.tdc_periods, config.tdc_candidates,
                                        DISTANCES[config.tdc_distance])
@@ -237,13 +233,11 @@ def run(
                                  lambda selector: finetune(model, data.target_train, config, rng, selector),
                                  lambda windows: evaluate(model, windows))
 
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test)
+
 
 def main(argv: list[str] | None = None) -> int:
-    cli = parser(METHOD, trained=True)
-    return cli_main(cli, argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        AdaRNNConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(parser(METHOD, trained=True), argv, run, lambda args: AdaRNNConfig(**protocol_options(args)))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_device, check_few_shot_days
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_few_shot_days
 from baselines.checks import check_settings, setting
-from baselines.cli import cli_main, parser
-from baselines.common import BestOnValidation, TransferData, claim_result, finetune_and_test, finetune_batches
-from baselines.common import score_windows, transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
+from baselines.common import trained_run
 from baselines.dastnet.model import CityNodes, DASTNetModel, DomainClassifier, mean_of_neighbours, reversal_scale
+from baselines.records import ResultFile
 from baselines.progress import bar, phase
 from baselines.registry import NO_BACKBONE, register_baseline
 from tsjt_basicts.curves import CurveLog
@@ -206,13 +207,8 @@ def run(
     """DASTNet on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/DASTNet/<task>/...``)."""
     config = config or DASTNetConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    result = claim_result(METHOD, "-", task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
         model, classifier, domains = build(data, config, device)
         pretraining = f"{config.pretrain_steps} steps on {len(data.sources)} source cities"
         with phase(logger, METHOD, "adversarial pre-training", pretraining):
@@ -225,12 +221,11 @@ def run(
             lambda windows: evaluate(model, windows, target),
         )
 
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test)
+
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(parser(METHOD, trained=True), argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        DASTNetConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(parser(METHOD, trained=True), argv, run, lambda args: DASTNetConfig(**protocol_options(args)))
 
 
 if __name__ == "__main__":

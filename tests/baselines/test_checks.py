@@ -23,7 +23,7 @@ BAD_SETTINGS = [  # (config class, field, value, words the message must hold)
     (ReptileConfig, "finetune_lr", math.nan, "finite number > 0"),
     (ReptileConfig, "anneal", "yes", "true or false"),
     (ReptileConfig, "inner_optimizer", "rmsprop", "one of ['adam', 'sgd']"),
-    (ReptileConfig, "backbone", "NoSuchNet", "known backbones: DCRNN, GWN, STGCN"),
+    (ReptileConfig, "backbone", "NoSuchNet", "known backbones: DCRNN, DSTAGNN, FOGS, GWN"),
     (ReptileConfig, "backbone_config", {"hidden": 8}, "no config field"),
     (ReptileConfig, "backbone_config", {"blocks": 0}, "blocks"),
     (ReptileConfig, "backbone_config", [8], "a dict"),
