@@ -55,7 +55,7 @@ def gumbel_edges(logits: torch.Tensor, temperature: float, sample: bool) -> torc
     if sample:
         uniform = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
         soft = torch.sigmoid((logits + uniform.log() - (-uniform).log1p()) / temperature)
-        edges = (soft > 0.5).to(soft.dtype) + soft - soft.detach()
+        edges = (soft > 0.5).to(soft.dtype) + (soft - soft.detach())  # exactly 0/1, soft gradient
     else:
         edges = (logits > 0).to(logits.dtype)
     eye = torch.eye(logits.shape[-1], dtype=torch.bool, device=logits.device)
