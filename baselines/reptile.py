@@ -24,10 +24,12 @@ Deviations from the paper:
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_few_shot_days
 from baselines.checks import check_settings, one_of, setting
@@ -37,7 +39,8 @@ from baselines.common import BestOnValidation, TransferData, finetune_batches, m
 from baselines.common import trained_run
 from baselines.records import ResultFile
 from baselines.progress import bar
-from tsjt_basicts.backbones import Backbone, build_backbone
+from tsjt_basicts.data.city import City
+from tsjt_basicts.npm import NPMConfig, wrap_with_npm
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
@@ -92,24 +95,24 @@ def step_size(config: ReptileConfig, iteration: int) -> float:
 
 
 def train_step(
-    model: Backbone, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer
+    model: nn.Module, windows: CityWindows, positions: np.ndarray, optimizer: torch.optim.Optimizer
 ) -> torch.Tensor:
     """One masked-MAE step on windows ``positions`` of one city (targets z-scored by its scaler)."""
     item = as_basicts_batch(windows.batch(positions), windows, windows.graph)
-    loss = masked_mae_loss(model(item["inputs"], item["graph"])[..., 0], item["targets"], item["targets_mask"])
+    loss = masked_mae_loss(model(item["inputs"], item["graph"]), item["targets"], item["targets_mask"])
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return loss
 
 
-def inner_optimizer(model: Backbone, config: ReptileConfig) -> torch.optim.Optimizer:
+def inner_optimizer(model: nn.Module, config: ReptileConfig) -> torch.optim.Optimizer:
     if config.inner_optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.inner_lr)
     return torch.optim.Adam(model.parameters(), lr=config.inner_lr, betas=(0.0, 0.999))
 
 
-def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfig, rng: np.random.Generator) -> None:
+def meta_train(model: nn.Module, sources: list[CityWindows], config: ReptileConfig, rng: np.random.Generator) -> None:
     """Reptile over the source cities; leaves the meta-parameters theta in ``model``."""
     theta = {k: v.clone() for k, v in model.state_dict().items()}
     model.train()
@@ -124,7 +127,7 @@ def meta_train(model: Backbone, sources: list[CityWindows], config: ReptileConfi
     model.load_state_dict(theta)
 
 
-def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator,
+def finetune(model: nn.Module, windows: CityWindows, config: ReptileConfig, rng: np.random.Generator,
              selector: BestOnValidation) -> CurveLog:
     """``finetune_steps`` Adam steps of ``batch_size`` shuffled few-shot windows; returns the loss curve."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
@@ -137,16 +140,31 @@ def finetune(model: Backbone, windows: CityWindows, config: ReptileConfig, rng: 
     return curve
 
 
-def evaluate(model: Backbone, windows: CityWindows) -> MetricAccumulator:
+def evaluate(model: nn.Module, windows: CityWindows) -> MetricAccumulator:
     """Metrics of every window in the city's units."""
     model.eval()
     graph = windows.graph
-    return score_windows(windows, lambda batch, _: model(batch.inputs, graph)[..., 0])
+    return score_windows(windows, lambda batch, _: model(batch.inputs, graph))
 
 
-@register_baseline(METHOD, ReptileConfig, backbones=ANY_BACKBONE, presets={
-    "paper": {}, "cpu": {"meta_iterations": 200}, "smoke": {"meta_iterations": 3, "inner_steps": 2},
-})
+PRESETS = {"paper": {}, "cpu": {"meta_iterations": 200}, "smoke": {"meta_iterations": 3, "inner_steps": 2}}
+
+
+def run_reptile(method: str, task: TaskRef, seed: int, protocol: str, out_root: str, data_root: str | None,
+                config: ReptileConfig, device: str, npm_for: Callable[[City], NPMConfig] | None = None) -> dict:
+    """Reptile's phases on the backbone of ``config``, wrapped by TSJT's NPM when ``npm_for`` gives the
+    NPM settings for the target city (:mod:`baselines.npm_reptile`, the paper's "w/o TSB")."""
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
+        npm = None if npm_for is None else npm_for(data.target_train.city)
+        model = wrap_with_npm(config.backbone, npm, npm is not None, **config.backbone_config).to(device)
+        return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
+
+    return trained_run(method, task, seed, protocol, out_root, data_root, config, device, train_and_test,
+                       config.backbone)
+
+
+@register_baseline(METHOD, ReptileConfig, backbones=ANY_BACKBONE, presets=PRESETS)
 def run(
     task: TaskRef,
     seed: int = 0,
@@ -158,14 +176,7 @@ def run(
 ) -> dict:
     """Reptile on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/Reptile_<backbone>/<task>/...``)."""
-    config = config or ReptileConfig()
-
-    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
-        model = build_backbone(config.backbone, **config.backbone_config).to(device)
-        return meta_learn_and_test(result, config, data, model, rng, meta_train, finetune, evaluate)
-
-    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test,
-                       config.backbone)
+    return run_reptile(METHOD, task, seed, protocol, out_root, data_root, config or ReptileConfig(), device)
 
 
 def main(argv: list[str] | None = None) -> int:

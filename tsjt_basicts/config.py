@@ -10,13 +10,16 @@ TSJT           yes    yes    yes       TSB, source ratio gamma2/gamma1 by grid s
 TSJT-paper     yes    yes    yes       TSB, the paper's source ratio 1e-6 / 2e-4 (Eq. 10)
 TSJT-noNPM     no     no     yes       TSB (paper ablation "w/o NPM")
 TSJT-noAK      yes    no     yes       TSB (paper ablation "w/o A_K")
-TSJT-noTSB     yes    yes    yes       g_T + (gamma2/gamma1) g_S: TSJT without TSB
+TSJT-sum       yes    yes    yes       g_T + (gamma2/gamma1) g_S: TSB's projection left out
 Joint          yes    yes    yes       g_T + g_S: plain joint training, equal weights
 TargetOnly     no     no     no        the target gradient alone
 =============  =====  =====  ========  ===========================================
 
 TargetOnly trains on one city, so a backbone with per-node embeddings (Graph WaveNet's
 ``num_nodes``) gets them, as its users know it; the cross-city methods cannot have them.
+
+The paper's own "w/o TSB" (Fig. 3: the NPM model trained with Reptile) is the baseline
+``TSJT-noTSB`` (:mod:`baselines.npm_reptile`).
 
 All three backbones (STGCN, Graph WaveNet, DCRNN) get X~ and the support built from A_K; every
 result records whether A_K was used (``prompt_graph_used``) with all other settings of the run.
@@ -68,7 +71,7 @@ METHODS: dict[str, Method] = {
     "TSJT-paper": Method(npm=True, prompt_graph=True, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
     "TSJT-noNPM": Method(npm=False, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
     "TSJT-noAK": Method(npm=True, prompt_graph=False, use_sources=True, combiner="tsb", source_ratio=PAPER_RATIO),
-    "TSJT-noTSB": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=PAPER_RATIO),
+    "TSJT-sum": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=PAPER_RATIO),
     "Joint": Method(npm=True, prompt_graph=True, use_sources=True, combiner="sum", source_ratio=1.0),
     "TargetOnly": Method(npm=False, prompt_graph=False, use_sources=False, combiner="sum", source_ratio=0.0),
 }
