@@ -57,10 +57,10 @@ class EgoGraphs:
         return EgoGraphs(self.index.to(device), self.valid.to(device), self.supports.to(device))
 
     def gather(self, inputs: torch.Tensor) -> torch.Tensor:
-        """City inputs [B, T, N, C] -> each ego graph's inputs [M, B, C, K, T], zero at padding."""
+        """City inputs [B, T, N, C] -> each ego graph's inputs [M, C, B, K, T], zero at padding."""
         picked = inputs[:, :, self.index]  # [B T M K C]
         picked = picked * self.valid[None, None, :, :, None]
-        return picked.permute(2, 0, 4, 3, 1)
+        return picked.permute(2, 4, 0, 3, 1).contiguous()
 
 
 def ego_graphs(adjacency: np.ndarray, centres: np.ndarray, hops: int, size: int) -> EgoGraphs:

@@ -1,8 +1,8 @@
 """GPD's per-node model: a small Graph WaveNet on one node's ego graph, many of them run as one batch.
 
 Every node's model has the same architecture, so its parameters are one flat vector of a fixed
-:class:`ParamLayout`; ``M`` models are an ``[M, P]`` tensor and run together by batched einsums
-(no Python loop over nodes). The flat vectors are what GPD's diffusion model learns to generate.
+:class:`ParamLayout`; ``M`` models are an ``[M, P]`` tensor and run together as batched
+matrix products, one batch entry per model (no loop over nodes). The flat vectors are what GPD's diffusion model learns to generate.
 """
 from __future__ import annotations
 
@@ -84,38 +84,48 @@ def node_model_layout(spec: NodeModelSpec) -> ParamLayout:
     return ParamLayout(tuple(entries))
 
 
-def dilated_conv(weight: torch.Tensor, x: torch.Tensor, dilation: int) -> torch.Tensor:
-    """Kernel-2 temporal convolution of each model: weight [M, O, C, 2], x [M, B, C, K, T] -> [.., T - d]."""
-    early = torch.einsum("moc,mbckt->mbokt", weight[..., 0], x[..., :-dilation])
-    return early + torch.einsum("moc,mbckt->mbokt", weight[..., 1], x[..., dilation:])
+def mix(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Each model's 1x1 map of its own channels, one batched matmul: weight [M, O, C], x [M, C, ...] -> [M, O, ...]."""
+    return torch.bmm(weight, x.flatten(2)).unflatten(2, x.shape[2:])
+
+
+def gated_conv(filter_weight: torch.Tensor, gate_weight: torch.Tensor, h: torch.Tensor, dilation: int) -> torch.Tensor:
+    """tanh(filter conv) * sigmoid(gate conv), kernel-2 dilated convolutions along time, all taps in one
+    matmul: weights [M, C, C, 2], h [M, C, B, K, T] -> [M, C, B, K, T - dilation]."""
+    c = filter_weight.shape[1]
+    taps = torch.cat([filter_weight[..., 0], filter_weight[..., 1], gate_weight[..., 0], gate_weight[..., 1]], 1)
+    out = mix(taps, h)
+    early, late = out[..., :-dilation], out[..., dilation:]
+    return torch.tanh(early[:, :c] + late[:, c : 2 * c]) * torch.sigmoid(early[:, 2 * c : 3 * c] + late[:, 3 * c :])
 
 
 def graph_terms(x: torch.Tensor, supports: torch.Tensor) -> torch.Tensor:
-    """``[x, S1 x, S1^2 x, S2 x, S2^2 x]`` stacked on channels; supports [M, 2, K, K], x [M, B, C, K, T]."""
-    terms = [x]
+    """``[x, S1 x, S1^2 x, S2 x, S2^2 x]`` stacked on channels: supports [M, 2, K, K], x [M, C, B, K, T]."""
+    m, c, b, k, t = x.shape
+    nodes_first = x.transpose(1, 3).reshape(m, k, -1)  # [m k (b c t)]
+    terms = [nodes_first]
     for support in supports.unbind(1):
-        current = x
+        current = nodes_first
         for _ in range(GRAPH_ORDER):
-            current = torch.einsum("mwv,mbcvt->mbcwt", support, current)
+            current = torch.bmm(support, current)
             terms.append(current)
-    return torch.cat(terms, dim=2)
+    stacked = torch.stack(terms, 1).reshape(m, len(terms), k, b, c, t)  # [m terms k b c t]
+    return stacked.permute(0, 1, 4, 3, 2, 5).reshape(m, len(terms) * c, b, k, t)
 
 
 def node_forecast(spec: NodeModelSpec, weights: dict[str, torch.Tensor], x: torch.Tensor,
                   supports: torch.Tensor) -> torch.Tensor:
-    """Each model's forecast of its centre node: x [M, B, C_in, K, T] -> [M, B, output_len]."""
+    """Each model's forecast of its centre (slot 0): x [M, C_in, B, K, T] -> [M, output_len, B]."""
     if x.shape[-1] < spec.receptive_field:
         x = nn.functional.pad(x, (spec.receptive_field - x.shape[-1], 0))
-    h = torch.einsum("moc,mbckt->mbokt", weights["start"], x)
+    h = mix(weights["start"], x)
     skip = 0.0
     for layer, dilation in enumerate(spec.dilations):
-        gated = torch.tanh(dilated_conv(weights[f"filter{layer}"], h, dilation)) * \
-            torch.sigmoid(dilated_conv(weights[f"gate{layer}"], h, dilation))
-        skip = skip + torch.einsum("moc,mbc->mbo", weights[f"skip{layer}"], gated[:, :, :, 0, -1])  # centre, last step
-        mixed = torch.einsum("moc,mbckt->mbokt", weights[f"graph{layer}"], graph_terms(gated, supports))
-        h = mixed + h[..., -mixed.shape[-1]:]
-    hidden = torch.relu(torch.einsum("moc,mbc->mbo", weights["end1"], torch.relu(skip)))
-    return torch.einsum("moc,mbc->mbo", weights["end2"], hidden)
+        gated = gated_conv(weights[f"filter{layer}"], weights[f"gate{layer}"], h, dilation)
+        skip = skip + mix(weights[f"skip{layer}"], gated[:, :, :, 0, -1])  # centre, last step
+        h = mix(weights[f"graph{layer}"], graph_terms(gated, supports)) + h[..., -gated.shape[-1]:]
+    hidden = torch.relu(mix(weights["end1"], torch.relu(skip)))
+    return mix(weights["end2"], hidden)
 
 
 class NodeModels(nn.Module):
@@ -134,4 +144,4 @@ class NodeModels(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         x = EgoGraphs(self.index, self.valid, self.supports).gather(inputs)
-        return node_forecast(self.spec, self.layout.unflatten(self.flat), x, self.supports).permute(1, 2, 0)
+        return node_forecast(self.spec, self.layout.unflatten(self.flat), x, self.supports).permute(2, 1, 0)

@@ -49,8 +49,8 @@ def test_a_chain_keeps_its_nearest_nodes_and_padding_is_masked():
     assert ego.valid.tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
     assert ego.supports[0, :, 3].abs().sum() == 0 and ego.supports[0, :, :, 3].abs().sum() == 0
     inputs = torch.randn(2, 12, 6, 3)
-    gathered = ego.gather(inputs)  # [M B C K T]
-    torch.testing.assert_close(gathered[1, :, :, 2], inputs[:, :, 4].transpose(1, 2))
+    gathered = ego.gather(inputs)  # [M C B K T]
+    torch.testing.assert_close(gathered[1, :, :, 2], inputs[:, :, 4].permute(2, 0, 1))
     assert gathered[0, :, :, 3].abs().sum() == 0
 
 
@@ -78,7 +78,7 @@ def test_batched_models_forecast_each_node_as_its_own_model_alone_would():
     for node in (0, 4):
         x = ego.gather(inputs)[node : node + 1]
         alone = node_forecast(SPEC, layout.unflatten(flat[node : node + 1]), x, ego.supports[node : node + 1])
-        torch.testing.assert_close(together[:, :, node], alone[0])
+        torch.testing.assert_close(together[:, :, node], alone[0].T)
     models = NodeModels(SPEC, flat, ego)
     models(inputs)[:, :, 2].sum().backward()  # a node's forecast depends on its own row only
     assert models.flat.grad[2].abs().sum() > 0 and models.flat.grad[[0, 1, 3, 4, 5, 6]].abs().sum() == 0
