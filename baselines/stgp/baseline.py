@@ -57,8 +57,9 @@ class STGPConfig:
           ``ceil(num_spatial * w / max w)`` (bucket 0 = no edge, zero bias); the authors floor the raw
           weight (assumed in [0, 1]), which sends weak edges to the "no edge" bucket. Degrees are the
           counts of in / out edges, capped at ``num_degree - 1`` (the authors' tables would overflow).
-        * Our own attention (post-norm, GELU feed-forward) instead of fairseq's and TSFormer's layers; the
-          encoders gather the kept patches and nodes of a batch, as the authors' do.
+        * Our own attention (post-norm, GELU feed-forward, no dropout on the attention weights) instead of
+          fairseq's and TSFormer's layers (attention dropout 0.1); the encoders gather the kept patches and
+          nodes of a batch, as the authors' do.
         * Decoder: ``decoder_depth`` layers of a temporal transformer over a node's patches (with a
           learned position per patch) gated with a 2-hop diffusion convolution on the forward and
           backward random walks of the road graph, then a two-layer head; the authors' decoder is a
@@ -266,7 +267,7 @@ def prepare(data: TransferData, config: STGPConfig, device: str) -> tuple[STGPMo
 
 @register_baseline(METHOD, STGPConfig, backbones=NO_BACKBONE, presets={
     "paper": {},
-    "cpu": {"embed_dim": 32, "encoder_depth": 2, "decoder_depth": 1, "dropout": 0.1, "pretrain_steps": 1500,
+    "cpu": {"embed_dim": 32, "num_heads": 2, "encoder_depth": 2, "decoder_depth": 1, "dropout": 0.1, "pretrain_steps": 1000,
             "source_batch_size": 8},
     "smoke": {"embed_dim": 8, "num_heads": 2, "encoder_depth": 1, "decoder_depth": 1, "num_degree": 8,
               "num_spatial": 10, "num_prompts": 4, "num_task_prompts": 4, "pretrain_steps": 4,
@@ -287,12 +288,11 @@ def run(
     check_device(device)
     data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
                          config.val_days)
-    config.patches(data.protocol)
+    torch.manual_seed(seed)
+    model, sources, target = prepare(data, config, device)  # refuses windows that do not fit, before any work
     result = claim_result(METHOD, "-", task, seed, out_root, config, protocol, data.digest)
     with result.held():
-        torch.manual_seed(seed)
         rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-        model, sources, target = prepare(data, config, device)
         with phase(logger, METHOD, "pre-training", f"{config.pretrain_steps} steps on {len(sources)} source cities"):
             pretrain(model, sources, config, rng, generator)
         structure = target.structure

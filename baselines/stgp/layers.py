@@ -25,12 +25,11 @@ def set_dropout(module: nn.Module, p: float) -> None:
 class BiasedAttention(nn.Module):
     """Multi-head self-attention whose logits take an additive bias ``[h, n, n]`` shared by the batch."""
 
-    def __init__(self, dim: int, heads: int, dropout: float):
+    def __init__(self, dim: int, heads: int):
         super().__init__()
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         # x: [s n d] (s sequences of n tokens); bias: [h n n] or None
@@ -38,7 +37,7 @@ class BiasedAttention(nn.Module):
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
         if bias is not None:
             scores = scores + bias
-        weights = self.dropout(torch.softmax(scores, dim=-1))
+        weights = torch.softmax(scores, dim=-1)
         return self.out((weights @ v).transpose(1, 2).flatten(-2))
 
 
@@ -47,7 +46,7 @@ class TransformerLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, mlp_ratio: int, dropout: float):
         super().__init__()
-        self.attention = BiasedAttention(dim, heads, dropout)
+        self.attention = BiasedAttention(dim, heads)
         self.feed_forward = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Dropout(dropout),
                                           nn.Linear(mlp_ratio * dim, dim))
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -65,8 +64,8 @@ class CityStructure:
     in_degree: torch.Tensor  # [n] long: edges into each node (A[:, j] > 0), capped
     out_degree: torch.Tensor  # [n] long: edges out of each node (A[i, :] > 0), capped
     buckets: torch.Tensor  # [n n] long: 0 = no edge, else 1..num_spatial by the edge's weight / the max weight
-    forward: torch.Tensor  # [n n] forward random-walk operator (dense)
-    backward: torch.Tensor  # [n n] the reversed graph's operator (dense)
+    forward: torch.Tensor  # [n n] forward random-walk operator (CSR or dense, the graph's layout)
+    backward: torch.Tensor  # [n n] the reversed graph's operator
 
     @property
     def num_nodes(self) -> int:
@@ -89,10 +88,9 @@ def city_structure(graph: CityGraph, num_degree: int, num_spatial: int, device: 
         return (np.minimum(edges.sum(0), cap), np.minimum(edges.sum(1), cap), edge_buckets(g.adjacency, num_spatial))
 
     in_degree, out_degree, buckets = graph.derived(f"stgp_structure_{num_degree}_{num_spatial}", build)
-    dense = lambda name: graph.operator(name, device).to_dense() if graph.layout == "sparse" \
-        else graph.operator(name, device)  # noqa: E731
     as_long = lambda array: torch.as_tensor(array, dtype=torch.long, device=device)  # noqa: E731
-    return CityStructure(as_long(in_degree), as_long(out_degree), as_long(buckets), dense("forward"), dense("backward"))
+    return CityStructure(as_long(in_degree), as_long(out_degree), as_long(buckets), graph.operator("forward", device),
+                         graph.operator("backward", device))
 
 
 class GraphEncoding(nn.Module):

@@ -38,12 +38,13 @@ class DecoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, city: CityStructure) -> torch.Tensor:
         # x: [b n p d]
         temporal = self.temporal(x.flatten(0, 1)).view_as(x)
+        nodes_first = x.transpose(0, 1).reshape(x.shape[1], -1)  # [n b*p*d]
         terms = [x]
         for operator in (city.forward, city.backward):
-            hop = x
+            hop = nodes_first
             for _ in range(self.order):
-                hop = torch.einsum("ij,bjpd->bipd", operator, hop)
-                terms.append(hop)
+                hop = operator @ hop
+                terms.append(hop.view(x.shape[1], x.shape[0], *x.shape[2:]).transpose(0, 1))
         spatial = self.dropout(self.spatial(torch.cat(terms, dim=-1)))
         gate = torch.sigmoid(self.gate_temporal(temporal) + self.gate_spatial(spatial))
         return self.norm(x + gate * spatial + (1 - gate) * temporal)

@@ -15,6 +15,7 @@ from baselines.stgp.layers import GraphEncoding, city_structure, edge_buckets
 from baselines.stgp.segments import hidden_grid, masked_patch_loss
 from tsjt_basicts.backbones import CityGraph
 from tsjt_basicts.curves import CurveLog
+from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.errors import ConfigError
 
@@ -169,6 +170,12 @@ def test_bad_settings_are_refused_in_one_line(changes, message):
 def test_patches_that_do_not_fit_the_windows_are_refused_before_any_work(tmp_path, changes, message):
     with pytest.raises(ConfigError, match=message):
         run("synthetic", out_root=str(tmp_path), config=replace(SMOKE, **changes))
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_history_longer_than_the_few_shot_days_is_refused_in_one_line(tmp_path):
+    with pytest.raises(DataError, match="no training window has 864 steps of history .* lower STGPConfig.history_steps"):
+        run("synthetic", out_root=str(tmp_path), config=replace(SMOKE, history_steps=864))
     assert not list(tmp_path.rglob("*.json"))
 
 
