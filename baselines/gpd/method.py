@@ -203,6 +203,9 @@ def run(
             fitted = fit_generator(cities, config, generator, device)
         with phase(logger, METHOD, "generation", f"a model per node of {data.target_train.city.name}"):
             models = generate_target_models(data, spec, config, generator, device, fitted)
+            if data.target_val is not None:
+                mae = evaluate(models, data.target_val, EVAL_BATCH).report(data.target_val.city.interval_minutes)
+                logger.info("%s: generated models before fine-tuning: validation MAE %.4f", METHOD, mae["avg"]["MAE"])
         return finetune_and_test(
             result, config, data, models,
             lambda selector: finetune(models, data.target_train, config.finetune_steps, config.batch_size, config.lr,
