@@ -1,5 +1,5 @@
-"""STGP baseline: Graphormer encodings, the masked-patch loss, the frozen network while prompting,
-forecasts that never read the future, one-line refusals and an end-to-end smoke run."""
+"""STGP baseline: Graphormer encodings, the masked-patch loss, transfer by pre-training, the frozen network
+while prompting, forecasts that never read the future, one-line refusals and an end-to-end smoke run."""
 import json
 import math
 from dataclasses import replace
@@ -10,7 +10,8 @@ import torch
 
 from baselines.common import BestOnValidation, transfer_data
 from baselines.registry import baseline
-from baselines.stgp.baseline import STGPConfig, build_model, city_data, prompt_stage, prompt_tune, run
+from baselines.stgp.baseline import build_model, city_data, forecast_loss, prepare, pretrain, prompt_stage, prompt_tune
+from baselines.stgp.baseline import reconstruction_loss, run
 from baselines.stgp.layers import GraphEncoding, city_structure, edge_buckets
 from baselines.stgp.segments import hidden_grid, masked_patch_loss
 from tsjt_basicts.backbones import CityGraph
@@ -129,6 +130,23 @@ def test_prompt_tuning_splits_the_budget_and_keeps_the_encoder_frozen(synthetic)
     assert changed(before, model) == {"domain_temporal.prompts", "domain_spatial.prompts", "task_kept.prompts",
                                       "task_masked.prompts"}
     assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+
+
+def test_pre_training_on_the_sources_lowers_the_target_s_reconstruction_and_forecast_errors(synthetic):
+    torch.manual_seed(0)
+    config = replace(SMOKE, embed_dim=16, pretrain_steps=60, source_batch_size=8, lr=3e-3, dropout=0.0)
+    model, sources, target = prepare(synthetic, config, "cpu")
+    positions = target.positions[:32]
+
+    def errors() -> tuple[float, float]:
+        with torch.no_grad():
+            masked = reconstruction_loss(model, target, positions, config, torch.Generator().manual_seed(3))
+            return masked.item(), forecast_loss(model, target, positions, config).item()
+
+    before = errors()
+    pretrain(model, sources, config, np.random.default_rng(0), torch.Generator().manual_seed(0))
+    after = errors()
+    assert after[0] < 0.8 * before[0] and after[1] < 0.8 * before[1]  # zero-shot: the target is never trained on
 
 
 def test_forecasts_never_read_the_future_and_permute_with_the_nodes():
