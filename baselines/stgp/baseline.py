@@ -231,7 +231,8 @@ def prompt_stage(model: STGPModel, target: CityData, config: STGPConfig, stage: 
 
 def prompt_tune(model: STGPModel, target: CityData, config: STGPConfig, rng: np.random.Generator,
                 generator: torch.Generator, selector: BestOnValidation) -> CurveLog:
-    """Domain prompting, then task prompting, ``finetune_steps`` steps in all; the loss curve of both."""
+    """Domain prompting, then task prompting, ``finetune_steps`` steps in all; one loss curve of both (the
+    masked reconstruction error, then the forecast error)."""
     set_dropout(model, 0.0)
     curve = CurveLog(config.finetune_steps)
     split = config.domain_steps + 1
