@@ -133,8 +133,8 @@ def finetune(model: TransGTRForecaster, windows: CityWindows, config: TransGTRCo
     model.train()
     batches = iter(finetune_batches(np.arange(len(windows)), config.finetune_steps, config.batch_size, rng))
     trainable = [p for p in model.parameters() if p.requires_grad]
-    return optimise(trainable, config.finetune_steps, lambda _: forecast_terms(model, windows, next(batches), config)[0],
-                    config, "fine-tuning", selector)
+    step_loss = lambda _: forecast_terms(model, windows, next(batches), config)[0]  # noqa: E731
+    return optimise(trainable, config.finetune_steps, step_loss, config, "fine-tuning", selector)
 
 
 def evaluate(model: TransGTRForecaster, windows: CityWindows, batch_size: int) -> MetricAccumulator:
