@@ -38,7 +38,7 @@ def command_line() -> OneLineParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("-c", "--config", help="config file defining EXPERIMENT or BASELINE")
-    target.add_argument("--suite", help="run a comparison suite (table2, table2-paper, npm) and build its leaderboard")
+    target.add_argument("--suite", help="run a comparison suite (table2, table2-paper, npm, transfer, ablation, bank-size, sources) and build its leaderboard (and figure)")
     parser.add_argument("--gpus", default=None, help="GPU ids, e.g. '0' or '0,1' (DDP); omit for CPU")
     parser.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     parser.add_argument("--ckpt", default=None, help="evaluate this checkpoint instead of training")
@@ -99,6 +99,8 @@ def check_options(args: argparse.Namespace) -> None:
 def run_suite_command(args: argparse.Namespace) -> int:
     """Every missing run of the suite, then its leaderboard; non-zero exit if a run or the leaderboard failed."""
     from tsjt_basicts import leaderboard
+    from tsjt_basicts.analyses import analysis_for
+    from tsjt_basicts.analyses.__main__ import main as analyses_main
     from tsjt_basicts.suite import default_out_root, run_suite
 
     options = {name: default if getattr(args, name) is None else getattr(args, name)
@@ -112,6 +114,9 @@ def run_suite_command(args: argparse.Namespace) -> int:
     if Path(out_root).is_dir():  # not made when no run could start
         board = leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard"),
                                   *(["--debug"] if args.debug else [])])
+        if analysis_for(args.suite) is not None:  # the suite's figure and table beside the leaderboard
+            board = board or analyses_main(["--suite", args.suite, "--root", out_root,
+                                            *(["--debug"] if args.debug else [])])
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed or board else 0

@@ -42,7 +42,8 @@ def convergence(points: list[list[float]]) -> dict[str, float]:
     return {"final_loss": last, "drop_last_third_%": 100.0 * (earlier - last) / last if last else float("nan")}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (figures are files here)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +54,7 @@ def _pyplot():
 
 def plot_curve(points: list[list[float]], path: str | Path, title: str) -> None:
     """One run's training loss against optimizer steps."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot([p[0] for p in points], [p[1] for p in points], marker=".")
     ax.set_xlabel("optimizer step")
@@ -71,7 +72,7 @@ def plot_task_curves(records: list[dict], folder: str | Path, labels: list[str])
     for record, label in zip(records, labels):
         if record.get("train_curve"):
             by_task[record["task"]][label].append(record["train_curve"])
-    plt, paths = _pyplot(), []
+    plt, paths = pyplot(), []
     for task, methods in sorted(by_task.items()):
         fig, ax = plt.subplots(figsize=(6.5, 4))
         for label, curves in sorted(methods.items()):

@@ -18,10 +18,12 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Callable
 
 from baselines.registry import baseline
+from tsjt_basicts.analyses.sources import source_subsets
 from tsjt_basicts.config import BUDGETS, METHODS, TRAININGS, backbone_widths, experiment_config
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.split import Protocol
@@ -34,14 +36,18 @@ from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_r
 logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Entry:
-    """One method of a suite; ``backbone`` is "-" for the statistical baselines."""
+    """One method of a suite; ``backbone`` is "-" for the statistical baselines. ``options`` are
+    settings beyond the budget's: ``experiment_config`` arguments of a gradient method (e.g.
+    ``(("num_prompts", 10),)``) or config fields of a baseline."""
 
     method: str
     backbone: str
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def folder(self) -> str:
-        return self.method if self.backbone == "-" else f"{self.method}_{self.backbone}"
+        name = self.method if self.backbone == "-" else f"{self.method}_{self.backbone}"
+        return name + "".join(f"_{key}={value}" for key, value in self.options)
 
 
 PAPER_TABLE2 = (  # the rows of the paper's Table 2, in its order (ST-GFSL in its GRU and GWN variants)
@@ -78,25 +84,42 @@ NPM_ABLATIONS = (  # does the NPM carry information, and does it help? (all at t
 TRANSFER = (  # the controlled transfer benchmark: does TSB keep only what helps? (synthetic, truth known)
     Entry("TargetOnly", "GWN"), Entry("Joint", "GWN"), Entry("TSJT-paper", "GWN"), Entry("TSJT", "GWN"),
 )
+ABLATION = implemented(tuple(  # the paper's Fig. 3, at the paper's source ratio, STGCN (as the paper) and GWN
+    Entry(method, backbone) for backbone in ("STGCN", "GWN")
+    for method in ("TSJT-paper", "TSJT-noNPM", "TSJT-noAK", "TSJT-noTSB", "TSJT-sum")
+))
+BANK_SIZES = (10, 25, 50, 100, 150, 200)  # the paper's Fig. 4; and K = half the target's nodes (its default)
+BANK_SIZE = tuple(Entry("TSJT-paper", "GWN", (("num_prompts", k),)) for k in BANK_SIZES) + (Entry("TSJT-paper", "GWN"),)
+SOURCES = implemented((  # the paper's Fig. 5: TSJT against the strongest baselines available
+    Entry("TSJT", "GWN"), Entry("GPD", "GWN"), Entry("STGP", "-"), Entry("TPB", "GWN"), Entry("Reptile", "GWN"),
+))
 SUITES: dict[str, tuple[tuple[Entry, ...], tuple[str, ...]]] = {
     "transfer": (TRANSFER, ("synthetic-helpful", "synthetic-harmful")),
     "table2": (TABLE2, ("metro", "la-speed", "melbourne-volume", "synthetic")),
     "npm": (NPM_ABLATIONS, ("synthetic", "metro", "la-speed")),
     "table2-paper": (TABLE2, ("METR-LA", "PEMS-BAY", "Chengdu", "Shenzhen")),
+    "ablation": (ABLATION, ("metro", "la-speed", "melbourne-volume", "synthetic")),
+    "bank-size": (BANK_SIZE, ("la-speed", "metro")),
+    "sources": (SOURCES, ("la-speed", "melbourne-volume")),
+}
+TASK_VARIANTS: dict[str, Callable[[Task], list[Task]]] = {  # a suite that runs each task in several variants
+    "sources": source_subsets,
 }
 
 
 def baseline_settings(entry: Entry, budget: str):
     """The settings of a baseline entry under a named budget (None for HA / ARIMA): its registered
-    preset, with the budget's target fine-tuning and backbone widths (:mod:`baselines.registry`)."""
-    return baseline(entry.method).settings(entry.backbone, budget)
+    preset, with the budget's target fine-tuning and backbone widths (:mod:`baselines.registry`),
+    and the entry's options."""
+    settings = baseline(entry.method).settings(entry.backbone, budget)
+    return replace(settings, **dict(entry.options)) if entry.options else settings
 
 
 def gradient_experiment(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpus: str | None) -> dict:
     """Keyword arguments of ``experiment_config`` for a gradient-trained entry."""
     return dict(task=task, method=entry.method, backbone=entry.backbone, seed=seed, budget=BUDGETS[budget],
                 training=TRAININGS[budget], backbone_config=backbone_widths(entry.backbone, budget), gpus=gpus,
-                ckpt_root=out_root)
+                ckpt_root=out_root, **dict(entry.options))
 
 
 def result_path(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: str, gpus: str | None = None) -> Path:
@@ -222,6 +245,8 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
     entries, suite_tasks = suite_entries(name, methods)
     check_suite_options(seeds, budget, jobs)
     resolved = [resolve_task(task) for task in tasks or suite_tasks]
+    if name in TASK_VARIANTS:
+        resolved = [variant for task in resolved for variant in TASK_VARIANTS[name](task)]
     check_tasks_load(resolved)
     runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
     if jobs == 1:

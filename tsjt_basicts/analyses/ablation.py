@@ -1,0 +1,76 @@
+"""Fig. 3 of the paper: what each of TSJT's components brings, per task and backbone.
+
+Variants, all at the paper's source ratio: ``TSJT-paper`` (the whole method), ``TSJT-noNPM``
+(w/o NPM), ``TSJT-noAK`` (w/o A_K), ``TSJT-noTSB`` (w/o TSB as the paper defines it: the NPM model
+trained with Reptile) and ``TSJT-sum`` (TSB's projection left out: gradients summed at the same
+ratio). The table and the bar chart give the avg MAE, mean ± std over seeds.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from tsjt_basicts.analyses import register_analysis
+from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under, save_figure, write_text
+from tsjt_basicts.curves import pyplot
+
+VARIANTS = {
+    "TSJT-paper": "TSJT",
+    "TSJT-noNPM": "w/o NPM",
+    "TSJT-noAK": "w/o A_K",
+    "TSJT-noTSB": "w/o TSB (Reptile)",
+    "TSJT-sum": "summed gradients",
+}
+Groups = dict[str, dict[str, dict[str, list[float]]]]  # target -> backbone -> variant -> avg MAEs
+
+
+def group(records: list[dict]) -> Groups:
+    """The avg MAE of every ablation run, by target (with its data kind), backbone and variant."""
+    groups: Groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for record in records:
+        if record["method"] in VARIANTS:
+            target = f"{record['target']} ({record['data_kind']})"
+            groups[target][record.get("backbone", "-")][record["method"]].append(avg(record))
+    return groups
+
+
+def table(groups: Groups) -> str:
+    """Markdown: one row per target and backbone, one column per variant."""
+    lines = ["| target | backbone | " + " | ".join(VARIANTS.values()) + " |",
+             "|---|---|" + "---:|" * len(VARIANTS)]
+    for target, backbones in sorted(groups.items()):
+        for backbone, variants in sorted(backbones.items()):
+            cells = [cell(variants[v]) if v in variants else "not run" for v in VARIANTS]
+            lines.append(f"| {target} | {backbone} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure(groups: Groups, path: Path) -> Path:
+    """One panel per target: bars of avg MAE per variant, a group per backbone, std as error bars."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    width = 0.8 / len(VARIANTS)
+    for ax, (target, backbones) in zip(axes[0], sorted(groups.items())):
+        names = sorted(backbones)
+        for i, (variant, label) in enumerate(VARIANTS.items()):
+            stats = [mean_std(backbones[b].get(variant, [])) for b in names]
+            ax.bar(np.arange(len(names)) + (i - len(VARIANTS) / 2 + 0.5) * width, [s[0] for s in stats], width,
+                   yerr=[s[1] for s in stats], label=label, capsize=2)
+        ax.set_xticks(np.arange(len(names)), names)
+        ax.set_title(target, fontsize="small")
+        ax.set_ylabel("avg MAE")
+    axes[0][0].legend(fontsize="x-small")
+    return save_figure(fig, path)
+
+
+@register_analysis("ablation")
+def write(root: Path, out: Path) -> list[Path]:
+    """``ablation.md`` and ``ablation.png`` from the ablation runs under ``root``."""
+    groups = group(records_under(root))
+    if not groups:
+        raise no_results("ablation", root)
+    text = ("# Ablation (paper Fig. 3)\n\nAvg MAE over the 6 horizons, mean ± std (seeds), in the city's units; "
+            f"from `{root}`.\n\n{table(groups)}\n")
+    return [write_text(out / "ablation.md", text), figure(groups, out / "ablation.png")]

@@ -1,0 +1,87 @@
+"""Fig. 5 of the paper: the target's error against the number of source cities it learns from.
+
+:func:`source_subsets` turns a task into one task per non-empty subset of its sources (named
+``<task>-from-<a>+<b>``; a registered task's whole set keeps its name, so its runs are Table 2's). The
+table and figure give, per target and method, the avg MAE at 1, 2, ... sources: mean ± std over
+seeds and over the subsets of that size.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from itertools import combinations
+from pathlib import Path
+
+from tsjt_basicts.analyses import register_analysis
+from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under, save_figure, write_text
+from tsjt_basicts.curves import pyplot
+from tsjt_basicts.data.task_spec import Task
+from tsjt_basicts.data.tasks import TASKS
+
+SUBSET = "-from-"
+Groups = dict[str, dict[str, dict[int, list[float]]]]  # target -> method -> number of sources -> avg MAEs
+
+
+def source_subsets(task: Task) -> list[Task]:
+    """The task with every non-empty subset of its sources; a registered task keeps its own name for the
+    whole set (so Table 2's runs count), a user's task is named by the subset throughout."""
+    sources = task.sources
+    subsets = [subset for size in range(1, len(sources) + 1) for subset in combinations(sources, size)]
+    variants = [replace(task, name=f"{task.name}{SUBSET}{'+'.join(subset)}", sources=subset) for subset in subsets]
+    return variants[:-1] + [task] if task.name in TASKS else variants
+
+
+def number_of_sources(task_name: str) -> int | None:
+    """How many sources a run's task had: counted in a subset's name, else the named task's (None: unknown)."""
+    if SUBSET in task_name:
+        return len(task_name.rsplit(SUBSET, 1)[1].split("+"))
+    return len(TASKS[task_name].sources) or None if task_name in TASKS else None
+
+
+def group(records: list[dict]) -> Groups:
+    """The avg MAE of every run by target, method and number of sources; a method run with one number
+    of sources only (a Table 2 run of another suite) is left out."""
+    groups: Groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for record in records:
+        count = number_of_sources(record["task"])
+        if count is not None:
+            method = record["method"] + ("" if record.get("backbone", "-") == "-" else f" ({record['backbone']})")
+            groups[f"{record['target']} ({record['data_kind']})"][method][count].append(avg(record))
+    varied = {target: {m: sizes for m, sizes in methods.items() if len(sizes) > 1} for target, methods in groups.items()}
+    return {target: methods for target, methods in varied.items() if methods}
+
+
+def table(groups: Groups) -> str:
+    counts = sorted({n for methods in groups.values() for sizes in methods.values() for n in sizes})
+    lines = ["| target | method | " + " | ".join(f"{n} source{'s' * (n > 1)}" for n in counts) + " |",
+             "|---|---|" + "---:|" * len(counts)]
+    for target, methods in sorted(groups.items()):
+        for method, sizes in sorted(methods.items()):
+            lines.append(f"| {target} | {method} | " + " | ".join(cell(sizes.get(n, [])) for n in counts) + " |")
+    return "\n".join(lines)
+
+
+def figure(groups: Groups, path: Path) -> Path:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    for ax, (target, methods) in zip(axes[0], sorted(groups.items())):
+        for method, sizes in sorted(methods.items()):
+            counts = sorted(sizes)
+            stats = [mean_std(sizes[n]) for n in counts]
+            ax.errorbar(counts, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o", capsize=3, label=method)
+        ax.set_xlabel("source cities")
+        ax.set_ylabel("avg MAE")
+        ax.set_title(target, fontsize="small")
+        ax.legend(fontsize="x-small")
+    return save_figure(fig, path)
+
+
+@register_analysis("sources")
+def write(root: Path, out: Path) -> list[Path]:
+    """``sources.md`` and ``sources.png`` from the runs under ``root``."""
+    groups = group(records_under(root))
+    if not groups:
+        raise no_results("sources", root)
+    text = ("# Number of source cities (paper Fig. 5)\n\nAvg MAE over the 6 horizons, mean ± std (n = seeds x "
+            f"subsets of that size), in the city's units; from `{root}`.\n\n{table(groups)}\n")
+    return [write_text(out / "sources.md", text), figure(groups, out / "sources.png")]
