@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, at_least, check_backbone, check_device
+from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, at_least, check_backbone
 from baselines.checks import check_few_shot_days, check_settings, setting
-from baselines.cli import cli_main, parser
-from baselines.common import claim_result, finetune_and_test, transfer_data
+from baselines.cli import parser, protocol_options, trained_main
+from baselines.common import TransferData, finetune_and_test, trained_run
+from baselines.records import ResultFile
 from baselines.long_history import HISTORY_PATCHES, PATCH_LEN
 from baselines.progress import phase
 from baselines.registry import register_baseline
@@ -145,14 +146,9 @@ def run(
     """TransGTR on ``task`` (a name, spec or task file); writes its record at
     :func:`~baselines.common.baseline_result_path` (``<out_root>/TransGTR_GWN/<task>/...``)."""
     config = config or TransGTRConfig()
-    check_device(device)
-    data = transfer_data(METHOD, task, protocol, config.target_days, config.data_seed, data_root, device,
-                         config.val_days)
-    positions = history_positions(data.sources, config.span)
-    result = claim_result(METHOD, config.backbone, task, seed, out_root, config, protocol, data.digest)
-    with result.held():
-        torch.manual_seed(seed)
-        rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+
+    def train_and_test(result: ResultFile, data: TransferData, rng: np.random.Generator) -> dict:
+        positions, generator = history_positions(data.sources, config.span), torch.Generator().manual_seed(seed)
         sources = f"{len(data.sources)} source cities"
         teacher = PatchMAE(config.patch_len, config.history_patches, config.embed_dim, config.heads,
                            config.depth).to(device)
@@ -174,12 +170,12 @@ def run(
             lambda windows: evaluate(model, windows, config.batch_size),
         )
 
+    return trained_run(METHOD, task, seed, protocol, out_root, data_root, config, device, train_and_test,
+                       config.backbone, lambda data: history_positions(data.sources, config.span))
+
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(parser(METHOD, trained=True), argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        TransGTRConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(parser(METHOD, trained=True), argv, run, lambda args: TransGTRConfig(**protocol_options(args)))
 
 
 if __name__ == "__main__":
