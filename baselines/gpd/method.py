@@ -44,7 +44,8 @@ class GPDConfig:
           (it loads ready embeddings; all-ones knowledge-graph prompts for traffic). Our prompts are
           designed from the paper's description (:mod:`baselines.gpd.prompts`): the node's daily
           profile shape, level and spread (temporal) and its degree, k-hop size, weighted degree and
-          clustering (spatial), all from the training range, standardised over the source nodes.
+          clustering (spatial), all from the training range, standardised over the source nodes and
+          clipped to +-3 of their spread.
         * Per-node model: the authors' ``v_GWN`` (no biases, gated dilated convolutions, two
           transition supports of order 2, skip and end convolutions) without batch norm and dropout,
           forecasting the centre node at its last time step. All per-node models of a run start from
@@ -169,7 +170,7 @@ def generate_target_models(data: TransferData, spec: NodeModelSpec, config: GPDC
     "paper": {},
     "cpu": {"ego_size": 8, "channels": 4, "blocks": 1, "layers_per_block": 3, "end_channels": 8,
             "nodes_per_source": 96, "node_train_steps": 600, "node_batch_size": 16, "diffusion_steps": 50,
-            "token_size": 16, "denoiser_dim": 64, "denoiser_layers": 2, "diffusion_train_steps": 2000,
+            "token_size": 16, "denoiser_dim": 64, "denoiser_layers": 2, "diffusion_train_steps": 4000,
             "diffusion_lr": 1e-3},
     "smoke": {"ego_size": 4, "channels": 2, "blocks": 1, "layers_per_block": 2, "end_channels": 4,
               "nodes_per_source": 6, "node_train_steps": 3, "node_batch_size": 4, "profile_bins": 4,

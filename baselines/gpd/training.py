@@ -80,11 +80,17 @@ class VectorScale:
         return encoded * self.spread + self.mean
 
 
+PROMPT_CLIP = 3.0  # a target feature far outside the sources' (e.g. clustering of a tree-like source) is capped
+
+
 def standardise(prompts: np.ndarray, reference: np.ndarray) -> torch.Tensor:
-    """Prompts in units of the ``reference`` (source) prompts' mean and spread per feature."""
+    """Prompts in units of the ``reference`` (source) prompts' mean and spread per feature, clipped to
+    +-``PROMPT_CLIP``: the generator has seen nothing beyond, and an unclipped 50-spread feature
+    (measured on metro) made it generate models far worse than its random initialisation."""
     spread = reference.std(0)
     spread = np.where(spread > 1e-8, spread, 1.0)
-    return torch.from_numpy(((prompts - reference.mean(0)) / spread).astype(np.float32))
+    units = np.clip((prompts - reference.mean(0)) / spread, -PROMPT_CLIP, PROMPT_CLIP)
+    return torch.from_numpy(units.astype(np.float32))
 
 
 def finetune(models: NodeModels, windows: CityWindows, steps: int, batch_size: int, lr: float,

@@ -12,6 +12,7 @@ from baselines.gpd.ego import ego_graphs, ego_nodes
 from baselines.gpd.method import GPDConfig, run
 from baselines.gpd.node_model import NodeModels, NodeModelSpec, node_forecast, node_model_layout
 from baselines.gpd.prompts import spatial_prompt, temporal_prompt
+from baselines.gpd.training import PROMPT_CLIP, standardise
 from baselines.registry import baseline
 from tsjt_basicts.backbones.layers.graph import NodeHistory
 from tsjt_basicts.errors import ConfigError
@@ -117,6 +118,13 @@ def test_spatial_prompts_count_degree_reach_and_triangles():
     np.testing.assert_allclose(prompt[:, 0], np.log1p([2, 2, 3, 1]))
     np.testing.assert_allclose(prompt[:, 1], np.log1p([3, 3, 3, 3]))
     np.testing.assert_allclose(prompt[:, 3], [1.0, 1.0, 1 / 3, 0.0])
+
+
+def test_target_prompts_are_standardised_by_the_source_prompts_and_clipped():
+    source = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    target = np.array([[2.0, 1.0], [2.0 + 100 * np.std([0, 2, 4]), 2.5]])
+    got = standardise(target, source)
+    torch.testing.assert_close(got, torch.tensor([[0.0, 0.0], [PROMPT_CLIP, 1.5]]))
 
 
 @pytest.mark.parametrize("bad, message", [
