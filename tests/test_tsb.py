@@ -104,3 +104,18 @@ def test_parameter_groups_and_bad_names():
         parameter_groups(names, "layer")
     with pytest.raises(ValueError, match="unknown gradient combiner"):
         build_combiner("pcgrad", [], 1.0)
+
+
+def test_statistics_stay_on_the_device_with_the_values_the_host_formula_gave():
+    g_t = [torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0]), torch.zeros(2)]
+    g_s = [torch.tensor([-1.0, 2.0]), torch.tensor([2.0, 0.0]), torch.tensor([3.0, 4.0])]
+    _, stats = combine(g_t, g_s, ratio=0.5)
+    assert isinstance(stats.dropped_fraction, torch.Tensor) and isinstance(stats.cosine, torch.Tensor)
+    # the former float() values: 1 of the 2 tensors with a target gradient conflicts; cos = 1 / sqrt(3 * 34)
+    assert float(stats.dropped_fraction) == 0.5
+    assert float(stats.cosine) == pytest.approx(1 / np.sqrt(102), rel=1e-6)
+    torch.testing.assert_close(stats.as_tensor(), torch.tensor([0.5, 1 / np.sqrt(102)], dtype=torch.float32))
+    _, zero = combine([torch.zeros(3)], [torch.ones(3)])
+    assert zero.as_tensor().tolist() == [0.0, 0.0]  # no target gradient: nothing dropped, cosine 0 (not NaN)
+    _, summed = SummedCombiner(1.0, [0, 1, 2])(g_t, g_s, g_t)
+    assert summed.as_tensor().tolist() == pytest.approx([0.0, 1 / np.sqrt(102)])

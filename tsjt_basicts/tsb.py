@@ -7,7 +7,8 @@ we return the optimizer-agnostic direction ``g_T + (gamma2 / gamma1) * (g_SV + [
 SGD with lr gamma1 on it is Eq. 10 exactly, and any other optimizer can consume it.
 
 The combination is computed on flat buffers with one segment-sum per reduction (no Python loop
-of small kernels). It is homogeneous of degree 1 in the gradients, so combining two gradients
+of small kernels), and its diagnostics stay device tensors: a CUDA step never waits on the host
+(the runner reads them every few steps, :class:`tsjt_basicts.runner.CombinationLog`). It is homogeneous of degree 1 in the gradients, so combining two gradients
 scaled by the same AMP GradScaler factor and unscaling afterwards is exact.
 """
 from __future__ import annotations
@@ -23,10 +24,15 @@ GAMMA1, GAMMA2 = 2e-4, 1e-6  # TSJT paper: learning rates of the target and sour
 
 @dataclass(frozen=True)
 class CombineStats:
-    """Per-step diagnostics: share of groups whose parallel part was dropped; cos(g_S, g_T)."""
+    """Per-step diagnostics as 0-dim tensors on the gradients' device (reading them syncs):
+    share of groups whose parallel part was dropped; cos(g_S, g_T)."""
 
-    dropped_fraction: float
-    cosine: float
+    dropped_fraction: torch.Tensor
+    cosine: torch.Tensor
+
+    def as_tensor(self) -> torch.Tensor:
+        """``[dropped_fraction, cosine]``, still on the device."""
+        return torch.stack([self.dropped_fraction, self.cosine])
 
 
 def parameter_groups(names: Sequence[str], granularity: Granularity) -> list[int]:
@@ -97,9 +103,10 @@ class GradientCombiner:
         return dot, target_sq, source_sq
 
     @staticmethod
-    def _cosine(dot: torch.Tensor, target_sq: torch.Tensor, source_sq: torch.Tensor) -> float:
+    def _cosine(dot: torch.Tensor, target_sq: torch.Tensor, source_sq: torch.Tensor) -> torch.Tensor:
+        """cos(g_S, g_T) over all groups; 0 when either gradient is zero (no host sync)."""
         denominator = (target_sq.sum() * source_sq.sum()).sqrt()
-        return float(dot.sum() / denominator) if float(denominator) > 0 else 0.0
+        return torch.where(denominator > 0, dot.sum() / denominator.clamp_min(torch.finfo(dot.dtype).tiny), 0.0)
 
 
 class TargetSkewedCombiner(GradientCombiner):
@@ -115,7 +122,7 @@ class TargetSkewedCombiner(GradientCombiner):
         target_scale = 1.0 - self.source_ratio * projection
         combined = target_scale[segments] * flat_t + self.source_ratio * flat_s
         has_target = target_sq > 0
-        dropped = float((conflicting & has_target).sum()) / max(int(has_target.sum()), 1)
+        dropped = (conflicting & has_target).sum() / has_target.sum().clamp_min(1)
         return combined, CombineStats(dropped, self._cosine(dot, target_sq, source_sq))
 
 
@@ -124,7 +131,8 @@ class SummedCombiner(GradientCombiner):
 
     def combine_flat(self, flat_t, flat_s, segments):
         dot, target_sq, source_sq = self._group_products(flat_t, flat_s, segments)
-        return flat_t + self.source_ratio * flat_s, CombineStats(0.0, self._cosine(dot, target_sq, source_sq))
+        stats = CombineStats(torch.zeros((), device=flat_t.device), self._cosine(dot, target_sq, source_sq))
+        return flat_t + self.source_ratio * flat_s, stats
 
 
 COMBINERS: dict[str, type[GradientCombiner]] = {"tsb": TargetSkewedCombiner, "sum": SummedCombiner}
