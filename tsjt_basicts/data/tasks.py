@@ -4,7 +4,9 @@ Paper cities (METR-LA, PEMS-BAY, Chengdu, Shenzhen) are read from ``<data_root>/
 written by ``python -m tsjt_basicts.data.prepare`` (default data root: the project's
 ``datasets/``). The small real cities are read from ``<shared>/real/`` (default: the
 ``TSJT_SHARED_DATASETS`` environment variable, else ``../shared/datasets`` beside the project).
-A prepared city of any other name is read from ``<data_root>/<name>/``.
+The synthetic stand-ins ``synthetic-paper-<CITY>`` of the paper cities are generated per seed on
+the real graphs of ``<shared>/graphs/`` (:mod:`tsjt_basicts.data.synthetic_paper`). A prepared
+city of any other name is read from ``<data_root>/<name>/``.
 """
 from __future__ import annotations
 
@@ -63,6 +65,10 @@ REAL_CITIES = {
     "montevideo": RealCity("montevideo_bus_inflow", adjacency_is_distance=True),
 }
 
+# synthetic city (and task) name -> the paper city it stands in for (tsjt_basicts.data.synthetic_paper)
+SYNTHETIC_PAPER_PREFIX = "synthetic-paper-"
+SYNTHETIC_PAPER_CITIES = {SYNTHETIC_PAPER_PREFIX + city: city for city in PAPER_CITIES}
+
 SYNTHETIC_TASK = "synthetic"
 TRANSFER_TASKS = ("synthetic-helpful", "synthetic-harmful")  # tsjt_basicts.data.transfer_benchmark
 
@@ -85,6 +91,15 @@ TASKS = {
         *(
             Task(city, city, tuple(c for c in PAPER_CITIES if c != city), f"paper task: {city} from the other three")
             for city in PAPER_CITIES
+        ),
+        *(
+            Task(
+                name,
+                name,
+                tuple(source for source in SYNTHETIC_PAPER_CITIES if source != name),
+                f"synthetic, paper scale: a stand-in for {city} (its real graph) from the other three",
+            )
+            for name, city in SYNTHETIC_PAPER_CITIES.items()
         ),
         Task(
             SYNTHETIC_TASK,
@@ -157,13 +172,19 @@ def load_city(
     data_root: str | Path | None = None,
     shared_root: str | Path | None = None,
     protocol: Protocol = Protocol(),
+    seed: int = 0,
 ) -> City:
-    """Load a paper city, a shared real city, or a prepared city by name.
+    """Load a paper city, a shared real city, a synthetic paper city, or a prepared city by name.
 
     ``protocol`` sets the training range of a correlation graph (cities with neither graph nor
     coordinates, e.g. hangzhou-metro): the few-shot training range of a target under it.
+    ``seed`` only matters for a generated (synthetic) city.
     """
     prepared = data_root_of(data_root) / name
+    if name in SYNTHETIC_PAPER_CITIES:
+        from tsjt_basicts.data.synthetic_paper import synthetic_paper_city  # imports this module
+
+        return synthetic_paper_city(SYNTHETIC_PAPER_CITIES[name], seed, shared_root)
     if name in PAPER_CITIES:
         spec = PAPER_CITIES[name]
         if not (prepared / DATA_FILE).is_file():
@@ -196,7 +217,7 @@ def load_city(
         )
     if (prepared / DATA_FILE).is_file():
         return load_generic(prepared, name=name, protocol=protocol)
-    known = [*PAPER_CITIES, *REAL_CITIES]
+    known = [*PAPER_CITIES, *REAL_CITIES, *SYNTHETIC_PAPER_CITIES]
     raise DataError(
         f"unknown city {name!r}: known cities are {', '.join(known)}; or prepare your own into {prepared} "
         "with `python -m tsjt_basicts.data.prepare --city NAME --from FOLDER`"
@@ -227,8 +248,8 @@ def load_task(
         target, *sources = transfer_benchmark_cities(task.name, seed)
     else:
         root = task.data_root or data_root
-        target = load_city(task.target, root, shared_root, protocol)
-        sources = [as_source(load_city(source, root, shared_root, protocol)) for source in task.sources]
+        target = load_city(task.target, root, shared_root, protocol, seed)
+        sources = [as_source(load_city(source, root, shared_root, protocol, seed)) for source in task.sources]
     check_sources(target, sources)
     check_task_protocol(target, sources, protocol)
     return target, sources
