@@ -95,7 +95,8 @@ class STGPConfig:
     encoder_depth: int = setting(4, "layers of the temporal and of the spatial encoder", AT_LEAST_1)
     decoder_depth: int = setting(2, "decoder layers", AT_LEAST_1)
     dropout: float = setting(0.3, "dropout in pre-training (none while prompting)", SHARE)
-    mask_ratio: float = setting(0.5, "share of patches and of nodes masked in pre-training / domain prompting", OPEN_UNIT)
+    mask_ratio: float = setting(0.5, "share of patches and of nodes masked in pre-training / domain prompting",
+                                OPEN_UNIT)
     num_degree: int = setting(50, "degree embeddings (degrees capped at num_degree - 1)", at_least(2))
     num_spatial: int = setting(100, "edge-weight buckets of the attention bias", AT_LEAST_1)
     num_prompts: int = setting(25, "prompts of each domain prompt set", AT_LEAST_1)
@@ -118,7 +119,8 @@ class STGPConfig:
         check_settings(self)
         check_few_shot_days(owner, self.target_days, self.val_days)
         if self.embed_dim % self.num_heads:
-            raise ConfigError(f"{owner}.embed_dim ({self.embed_dim}) must be a multiple of num_heads ({self.num_heads})")
+            raise ConfigError(
+                f"{owner}.embed_dim ({self.embed_dim}) must be a multiple of num_heads ({self.num_heads})")
         if self.history_steps % self.patch_len:
             raise ConfigError(f"{owner}.history_steps ({self.history_steps}) must be a multiple of patch_len "
                               f"({self.patch_len})")
@@ -273,8 +275,8 @@ def prepare(data: TransferData, config: STGPConfig, device: str) -> tuple[STGPMo
 
 @register_baseline(METHOD, STGPConfig, backbones=NO_BACKBONE, presets={
     "paper": {},
-    "cpu": {"embed_dim": 32, "num_heads": 2, "encoder_depth": 2, "decoder_depth": 1, "dropout": 0.1, "pretrain_steps": 1000,
-            "source_batch_size": 8, "prompt_lr": 3e-2},
+    "cpu": {"embed_dim": 32, "num_heads": 2, "encoder_depth": 2, "decoder_depth": 1, "dropout": 0.1,
+            "pretrain_steps": 1000, "source_batch_size": 8, "prompt_lr": 3e-2},
     "smoke": {"embed_dim": 8, "num_heads": 2, "encoder_depth": 1, "decoder_depth": 1, "num_degree": 8,
               "num_spatial": 10, "num_prompts": 4, "num_task_prompts": 4, "pretrain_steps": 4,
               "source_batch_size": 4},

@@ -192,7 +192,7 @@ def test_patches_that_do_not_fit_the_windows_are_refused_before_any_work(tmp_pat
 
 
 def test_a_history_longer_than_the_few_shot_days_is_refused_in_one_line(tmp_path):
-    with pytest.raises(DataError, match="no training window has 864 steps of history .* lower STGPConfig.history_steps"):
+    with pytest.raises(DataError, match="no training window has 864 steps of history .* lower STGPConfig.history_step"):
         run("synthetic", out_root=str(tmp_path), config=replace(SMOKE, history_steps=864))
     assert not list(tmp_path.rglob("*.json"))
 
