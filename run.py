@@ -29,7 +29,8 @@ from tsjt_basicts.errors import ConfigError, OneLineParser, UserError, check_out
 
 __all__ = ["load_config", "main"]
 BASELINE_KEYS = ("method", "backbone", "task", "budget", "out_root")
-SUITE_DEFAULTS = {"seeds": 3, "budget": "cpu", "tasks": None, "methods": None, "out_root": None, "jobs": 1}
+SUITE_DEFAULTS = {"seeds": 3, "budget": "cpu", "tasks": None, "methods": None, "out_root": None, "jobs": 1,
+                  "shard": "1/1"}
 
 
 def command_line() -> OneLineParser:
@@ -48,6 +49,8 @@ def command_line() -> OneLineParser:
     parser.add_argument("--methods", nargs="+", help="suite: only these methods (e.g. TSJT_GWN HA)")
     parser.add_argument("--out-root", help="suite: results folder (default checkpoints/suite-<budget>)")
     parser.add_argument("--jobs", type=int, help="suite: runs at once, in separate processes (default 1)")
+    parser.add_argument("--shard", metavar="K/N", help="suite: only every N-th run from the K-th (1-based), "
+                        "e.g. --shard $SLURM_ARRAY_TASK_ID/4 in a job array, all into one --out-root (default 1/1)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
     return parser
 
@@ -101,15 +104,16 @@ def run_suite_command(args: argparse.Namespace) -> int:
     from tsjt_basicts import leaderboard
     from tsjt_basicts.analyses import analysis_for
     from tsjt_basicts.analyses.__main__ import main as analyses_main
-    from tsjt_basicts.suite import default_out_root, run_suite
+    from tsjt_basicts.suite import default_out_root, parse_shard, run_suite
 
     options = {name: default if getattr(args, name) is None else getattr(args, name)
                for name, default in SUITE_DEFAULTS.items()}
+    shard = parse_shard(options["shard"])
     out_root = options["out_root"] or default_out_root(str(options["budget"]))
     check_output_folder(out_root, "--out-root")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     failed = run_suite(args.suite, options["seeds"], options["budget"], out_root, args.gpus, options["tasks"],
-                       options["methods"], options["jobs"])
+                       options["methods"], options["jobs"], shard)
     board = 0
     if Path(out_root).is_dir():  # not made when no run could start
         board = leaderboard.main(["--root", out_root, "--out", os.path.join(out_root, "leaderboard"),

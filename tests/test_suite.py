@@ -78,3 +78,59 @@ def test_a_task_that_cannot_load_fails_once_before_any_run(tmp_path):
     with pytest.raises(DataError, match="'ghost'"):
         run_suite("table2", 2, "smoke", str(tmp_path / "out"), tasks=["synthetic", task], methods=["HA", "ARIMA"])
     assert not (tmp_path / "out").exists()  # not even the good task ran
+
+
+def test_shards_split_the_suite_runs_without_overlap_in_its_order(monkeypatch):
+    import tsjt_basicts.suite
+
+    def recorded(shard):
+        calls = []
+        monkeypatch.setattr(tsjt_basicts.suite, "run_one", lambda entry, task, seed, *rest: calls.append(
+            (entry.folder, task.name, seed)))
+        assert run_suite("table2", 3, "smoke", "unused", tasks=["synthetic"], methods=["HA", "TargetOnly_GWN"],
+                         shard=shard) == []
+        return calls
+
+    whole = recorded((1, 1))
+    shards = [recorded((k, 3)) for k in (1, 2, 3)]
+    assert len(whole) == 6 and [len(s) for s in shards] == [2, 2, 2]
+    assert sorted(run for s in shards for run in s) == sorted(whole)  # every run once
+    assert shards[1] == whole[1::3]
+
+
+def test_two_shards_into_one_folder_give_the_unsharded_results(tmp_path):
+    methods = ["HA", "TargetOnly_GWN"]
+    for k in (1, 2):
+        assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path), tasks=["synthetic"],
+                         methods=methods, shard=(k, 2)) == []
+        assert len(list(tmp_path.rglob("test_metrics.json"))) == k  # one run per shard
+    found = sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("test_metrics.json"))
+    assert found == methods
+    assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path), tasks=["synthetic"],
+                     methods=methods) == []  # the unsharded suite finds nothing left to run
+    assert len((tmp_path / "wall_times.jsonl").read_text().splitlines()) == 2
+
+
+BAD_SHARDS = ["0/2", "3/2", "1/0", "2", "a/b", "1/2/3", "-1/2", "1.5/2", ""]
+
+
+@pytest.mark.parametrize("text", BAD_SHARDS)
+def test_a_bad_shard_is_refused_in_one_line_before_any_work(tmp_path, capsys, text):
+    assert run.main(["--suite", "table2", "--methods", "HA", "--tasks", "synthetic", "--seeds", "1", "--budget",
+                     "smoke", "--out-root", str(tmp_path / "out"), f"--shard={text}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: --shard {text!r}: give --shard K/N"), err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("shard", [(0, 1), (2, 1), (1.0, 2), ("1", "2"), (1, 2, 3), 2])
+def test_run_suite_refuses_a_bad_shard_tuple(shard):
+    from tsjt_basicts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="give --shard K/N"):
+        run_suite("table2", 1, "smoke", "unused", tasks=["synthetic"], methods=["HA"], shard=shard)
+
+
+def test_shard_is_an_option_of_the_suite_only(tmp_path, capsys):
+    assert run.main(["-c", "configs/HA_Synthetic.py", "--shard", "1/2"]) == 2
+    assert "--shard is an option of --suite, ignored with -c CONFIG" in capsys.readouterr().err

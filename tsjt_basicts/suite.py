@@ -235,20 +235,26 @@ def _worker_logging() -> None:
 
 
 def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | None = None,
-              tasks: list[TaskRef] | None = None, methods: list[str] | None = None, jobs: int = 1) -> list[str]:
+              tasks: list[TaskRef] | None = None, methods: list[str] | None = None, jobs: int = 1,
+              shard: tuple[int, int] = (1, 1)) -> list[str]:
     """Run every missing (method, task, seed) of suite ``name``; returns the runs that failed.
 
     ``methods`` keeps only those entries (``TSJT_GWN``, ``HA``, ...), so several processes can
     share one suite; each finished run's wall time is appended to ``wall_times.jsonl``. ``jobs > 1``
     runs that many entries at once in separate processes, the machine's cores split between them.
+    ``shard=(k, n)`` runs only every n-th run of the suite's fixed order, from the k-th (1-based), so
+    n machines (a job array) fill one results folder between them.
     """
     entries, suite_tasks = suite_entries(name, methods)
     check_suite_options(seeds, budget, jobs)
+    check_shard(shard)
     resolved = [resolve_task(task) for task in tasks or suite_tasks]
     if name in TASK_VARIANTS:
         resolved = [variant for task in resolved for variant in TASK_VARIANTS[name](task)]
     check_tasks_load(resolved)
-    runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
+    suite_runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
+    runs = suite_runs[shard[0] - 1 :: shard[1]]
+    logger.info("shard %d/%d: %d of the suite's %d runs", *shard, len(runs), len(suite_runs))
     if jobs == 1:
         failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
     else:
@@ -276,6 +282,24 @@ def check_suite_options(seeds: int, budget: str, jobs: int) -> None:
         raise ConfigError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
     if seeds < 1 or jobs < 1:
         raise ConfigError(f"--seeds and --jobs must be >= 1, got seeds={seeds}, jobs={jobs}")
+
+
+SHARD_HINT = "give --shard K/N with whole numbers 1 <= K <= N, e.g. 2/4 for the second of four shards"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``(k, n)`` of a ``"k/n"`` shard option, checked."""
+    k, slash, n = (part.strip() for part in text.partition("/"))
+    if not (slash and k.isdecimal() and n.isdecimal() and 1 <= int(k) <= int(n)):
+        raise ConfigError(f"--shard {text!r}: {SHARD_HINT}")
+    return int(k), int(n)
+
+
+def check_shard(shard: tuple[int, int]) -> None:
+    """Refuse a shard ``(k, n)`` that is not the k-th of n (whole numbers, 1 <= k <= n)."""
+    valid = isinstance(shard, (tuple, list)) and len(shard) == 2 and all(type(x) is int for x in shard)
+    if not (valid and 1 <= shard[0] <= shard[1]):
+        raise ConfigError(f"shard {shard!r}: {SHARD_HINT}")
 
 
 def default_out_root(budget: str) -> str:
