@@ -65,7 +65,7 @@ CONFIG_MISTAKES = {
                          "unknown backbone 'LSTM'; known: DCRNN, "),
     "BASELINE key": ("BASELINE = dict(method='HA', task='metro', budget='cpu', seed=3)\n", "unknown keys ['seed']"),
     "BASELINE budget": ("BASELINE = dict(method='HA', task='metro', budget='fast')\n", "unknown budget 'fast'"),
-    "BASELINE method": ("BASELINE = dict(method='Reptil', task='metro', budget='cpu')\n", "unknown baseline 'Reptil'; known baselines: ARIMA, HA, Reptile"),
+    "BASELINE method": ("BASELINE = dict(method='Reptil', task='metro', budget='cpu')\n", "unknown baseline 'Reptil'; known baselines: ARIMA, AdaRNN, DASTNet"),
     "BASELINE backbone": ("BASELINE = dict(method='Reptile', backbone='LSTM', task='metro', budget='smoke')\n",
                           "unknown backbone 'LSTM'"),
     "BASELINE Budget object": ("from tsjt_basicts.config import Budget\n"
