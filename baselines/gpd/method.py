@@ -48,7 +48,8 @@ class GPDConfig:
           clipped to +-3 of their spread.
         * Per-node model: the authors' ``v_GWN`` (no biases, gated dilated convolutions, two
           transition supports of order 2, skip and end convolutions) without batch norm and dropout,
-          forecasting the centre node at its last time step. All per-node models of a run start from
+          forecasting the centre node at its last time step, reading the protocol's 3 input channels
+          (value, time of day, day of week; the authors' 2). All per-node models of a run start from
           one shared random initialisation, so their parameter vectors are comparable entry by entry
           (the authors train each node from its own initialisation). The ego graph is the node and its
           ``hops``-hop neighbours (the authors: 1 hop), at most ``ego_size`` of them (nearer hops,
