@@ -21,8 +21,11 @@ from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.npm import DIAGNOSTIC_KEYS
 from tsjt_basicts.results import evaluation_result_file
 from tsjt_basicts.run_lock import LOCK_FILE, RunLocked, run_lock
-from tsjt_basicts.runner import TSJTRunner, take_gradients
-from tsjt_basicts.tsb import build_combiner
+from tsjt_basicts.errors import ConfigError
+from tsjt_basicts.runner import CombinationLog, TSJTRunner, TSJTSettings, forward_autocast, take_gradients
+from tsjt_basicts.tsb import CombineStats, build_combiner
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
 TINY_BUDGET = Budget(steps=39, steps_per_epoch=13, target_batch=32, source_batch=12, eval_batch_size=512)
@@ -229,7 +232,7 @@ def test_a_diverged_run_stops_with_one_user_error(tmp_path):
 
     cfg = experiment_config("synthetic", method="TargetOnly", budget=TINY_BUDGET, backbone_config=TINY_GWN,
                             training=Training(lr=1e12, optimizer="sgd"), ckpt_root=str(tmp_path))
-    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+ .*lower Training.lr"):
+    with pytest.raises(TrainingDiverged, match=r"diverged by step \d+ .*lower Training.lr"):
         launch_training(cfg)
 
 
@@ -250,3 +253,64 @@ def test_a_bad_backbone_width_or_allocation_fails_before_any_folder(tmp_path):
     with pytest.raises(ConfigError, match="source_allocation='greedy'"):
         tiny_config(tmp_path, source_allocation="greedy")
     assert not any(tmp_path.iterdir())
+
+
+def test_the_combination_log_reads_the_device_every_k_steps_and_keeps_every_step():
+    written: list[tuple[int, float, float]] = []
+    log = CombinationLog(3, lambda step, dropped, cosine: written.append((step, dropped, cosine)))
+    seen_after_step = []
+    for step in range(1, 8):
+        stats = CombineStats(torch.tensor(step / 10), torch.tensor(-step / 10))
+        if log.add(step, stats):
+            log.flush()
+        seen_after_step.append(len(written))
+    assert seen_after_step == [0, 0, 3, 3, 3, 6, 6]  # nothing read between the 3rd and 6th steps
+    log.flush()  # the epoch's end
+    assert [w[0] for w in written] == list(range(1, 8))
+    assert written[6][1:] == pytest.approx((0.7, -0.7))
+
+
+class LogSpyRunner(TSJTRunner):
+    """Records at which global step each diagnostic step was written."""
+
+    def log_combination(self, step: int, dropped: float, cosine: float) -> None:
+        assert 0.0 <= dropped <= 1.0 and -1.0 <= cosine <= 1.0
+        self.writes = getattr(self, "writes", []) + [(self.global_steps, step)]
+        super().log_combination(step, dropped, cosine)
+
+
+@pytest.mark.slow
+def test_a_run_logs_the_tsb_diagnostics_every_k_steps_and_at_each_epoch_end(tmp_path):
+    budget = Budget(steps=6, steps_per_epoch=3, target_batch=16, source_batch=6, eval_batch_size=512)
+    cfg = tiny_config(tmp_path, budget=budget)
+    cfg.tsjt.log_every = 2
+    runner = launch_training(cfg, runner_cls=LogSpyRunner)
+    # (global step when written, step): every 2nd step and at each epoch's end (BasicTS has counted on by then);
+    # BasicTS's loop stops once its counter reaches num_steps, so it runs 5 of the 6 steps
+    assert runner.writes == [(2, 1), (2, 2), (4, 3), (4, 4), (6, 5)]
+
+
+def test_autocast_and_log_every_settings_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="autocast='fp16' is not known; use one of \\['bf16'\\]"):
+        Training(autocast="fp16")
+    with pytest.raises(ConfigError, match="log_every=0 must be a whole number >= 1"):
+        TSJTSettings(log_every=0)
+    with pytest.raises(ConfigError, match="autocast='bf16' needs a GPU run: give gpus='0'"):
+        tiny_config(tmp_path, training=Training(autocast="bf16"))
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        forward_autocast("bf16", torch.device("cpu"))
+    assert not any(tmp_path.iterdir())
+    assert "autocast" not in Training().record(0.5)  # off: the config identity of earlier runs stays
+    assert Training(autocast="bf16").record(0.5)["autocast"] == "bf16"
+
+
+@needs_cuda
+@pytest.mark.slow
+def test_bf16_autocast_trains_on_the_gpu(tmp_path):
+    runner = launch_training(tiny_config(tmp_path, training=Training(lr=3e-3, autocast="bf16"), gpus="0"))
+    with runner.autocast():
+        assert torch.nn.functional.linear(torch.ones(2, 3, device="cuda"), torch.ones(4, 3, device="cuda")).dtype \
+            == torch.bfloat16
+    result = read_metrics(runner)
+    assert result["training"]["autocast"] == "bf16" and result["device"] == "cuda:0"
+    assert result["metrics"]["avg"]["MAE"] < 0.7 * mean_forecast_mae(runner)  # bf16 forwards still learn

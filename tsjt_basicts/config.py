@@ -44,7 +44,7 @@ from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
 from tsjt_basicts.results import run_folder
-from tsjt_basicts.runner import TSJTSettings
+from tsjt_basicts.runner import TSJTSettings, check_autocast
 from tsjt_basicts.data.windows import SourceAllocation
 from tsjt_basicts.tsb import GAMMA1, GAMMA2, Granularity
 
@@ -150,6 +150,7 @@ class Training:
     granularity: str = field(default="tensor", metadata={"help": "TSB per 'tensor' (paper), 'module', 'model'"})
     clip_grad_norm: float | None = field(default=None, metadata={"help": "clip the combined gradient (off: Eq. 10)"})
     patience: int | None = field(default=None, metadata={"help": "early stopping on validation MAE (epochs)"})
+    autocast: str | None = field(default=None, metadata={"help": "'bf16': training forwards under CUDA autocast"})
 
     def __post_init__(self) -> None:
         positive = {"lr": self.lr, "clip_grad_norm": self.clip_grad_norm, "patience": self.patience}
@@ -164,6 +165,15 @@ class Training:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {sorted(OPTIMIZERS)}")
         if self.granularity not in get_args(Granularity):
             raise ConfigError(f"Training.granularity={self.granularity!r}; use one of {get_args(Granularity)}")
+        check_autocast(self.autocast)
+
+    def record(self, source_ratio: float) -> dict:
+        """The settings as the result's metadata; autocast only when on, so a run without it keeps
+        the config identity (md5) it had before the option existed."""
+        fields = {**asdict(self), "source_ratio": source_ratio}
+        if self.autocast is None:
+            del fields["autocast"]
+        return fields
 
 
 def is_finite_number(value: object) -> bool:
@@ -263,13 +273,17 @@ def experiment_config(
         "method": method, "backbone": backbone, "task": task.name, "seed": seed, "data_seed": data_seed,
         "data_digest": data.digest,
         "target_days": target_days, "val_days": val_days, "source_allocation": source_allocation,
-        "budget": asdict(budget), "training": {**asdict(training), "source_ratio": source_ratio},
+        "budget": asdict(budget), "training": training.record(source_ratio),
         "num_prompts": model.npm.num_prompts if model.npm else None, "prompt_dim": prompt_dim if model.npm else None,
         "prompt_graph_used": model.uses_prompt_graph, "npm_config": asdict(model.npm) if model.npm else None,
         "backbone_config": model.backbone_config, "compute": budget_compute(budget, spec.use_sources),
         "grid_candidate": grid_candidate,
     }
-    settings = TSJTSettings(spec.combiner, source_ratio, training.granularity, training.clip_grad_norm, meta)
+    if training.autocast is not None and gpus is None:
+        raise ConfigError(f"Training.autocast={training.autocast!r} needs a GPU run: give gpus='0' "
+                          "(torch's CPU sparse kernels have no bfloat16), or leave autocast off")
+    settings = TSJTSettings(spec.combiner, source_ratio, training.granularity, training.clip_grad_norm, meta,
+                            autocast=training.autocast)
     return BasicTSForecastingConfig(
         model=NodePromptedModel,
         model_config=model,

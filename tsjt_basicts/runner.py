@@ -12,16 +12,24 @@ time stay the target's. Under DDP every backward is all-reduced by DDP itself (B
 g_T and g_S are global means before they are combined and every rank computes the same update.
 Under AMP both passes are scaled by the same GradScaler factor; TSB is homogeneous of degree one
 (tested), so the scaler's unscale-then-step after the combination is exact. DDP and AMP were not
-run on a GPU here; CPU bfloat16 autocast fails in torch's sparse CSR kernels (use the dense graph
-layout there).
+run on a GPU here.
+
+On a GPU the step never waits on the host: the TSB diagnostics stay device tensors and are read,
+with the finite-parameter check, every ``log_every`` steps and at each epoch's end
+(:class:`CombinationLog`); the source sub-batches are copied to the device (pinned,
+non-blocking) as the step starts, so the copies overlap the target pass, and the cities' passes
+follow one another without a sync (one forward/backward per city: their node counts differ;
+no CUDA streams, as concurrent backwards would race on the shared ``.grad``). ``autocast="bf16"``
+runs the training forwards under CUDA bfloat16 autocast (losses, gradients, TSB and validation
+stay float32); CPU bfloat16 autocast fails in torch's sparse CSR kernels, so it is refused there.
 """
 from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -33,7 +41,7 @@ from torch import nn
 from tsjt_basicts.curves import CURVE_PNG, plot_curve
 from tsjt_basicts.metrics import MetricAccumulator
 from tsjt_basicts.npm import DiagnosticsAccumulator
-from tsjt_basicts.errors import UserError
+from tsjt_basicts.errors import ConfigError, UserError
 from tsjt_basicts.results import RESULT_FILE, result_record, write_result
 from tsjt_basicts.tsb import GAMMA1, GAMMA2, CombineStats, Granularity, build_combiner
 
@@ -47,6 +55,33 @@ class TSJTSettings:
     granularity: Granularity = field(default="tensor", metadata={"help": "TSB per 'tensor', 'module' or 'model'"})
     clip_grad_norm: float | None = field(default=None, metadata={"help": "max norm of the combined gradient"})
     meta: dict = field(default_factory=dict, metadata={"help": "written beside the test metrics"})
+    log_every: int = field(default=50, metadata={"help": "steps between host reads of the TSB diagnostics"})
+    autocast: str | None = field(default=None, metadata={"help": "'bf16': training forwards under CUDA autocast"})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.log_every, int) or isinstance(self.log_every, bool) or self.log_every < 1:
+            raise ConfigError(f"TSJTSettings.log_every={self.log_every!r} must be a whole number >= 1")
+        check_autocast(self.autocast)
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16}
+
+
+def check_autocast(name: str | None) -> None:
+    """Refuse an unknown autocast name with the known ones."""
+    if name is not None and name not in AUTOCAST_DTYPES:
+        raise ConfigError(f"autocast={name!r} is not known; use one of {sorted(AUTOCAST_DTYPES)} or None (off)")
+
+
+def forward_autocast(name: str | None, device: torch.device) -> Callable[[], AbstractContextManager]:
+    """A factory of the training forwards' autocast context (``nullcontext`` when off); CUDA only."""
+    check_autocast(name)
+    if name is None:
+        return nullcontext
+    if device.type != "cuda":
+        raise ConfigError(f"autocast={name!r} needs a CUDA device (this run is on {device.type}): run with "
+                          "gpus='0', or leave autocast off (torch's CPU sparse kernels have no bfloat16)")
+    return lambda: torch.autocast("cuda", dtype=AUTOCAST_DTYPES[name])
 
 
 @contextmanager
@@ -75,6 +110,41 @@ def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
     return grads
 
 
+def copy_to_device(batches: list[dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
+    """Start the host-to-device copies of ``batches`` without waiting for them (pinned, non-blocking);
+    CPU batches are returned as they are."""
+    if device.type != "cuda":
+        return batches
+    return [{key: value.pin_memory().to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
+             for key, value in batch.items()} for batch in batches]
+
+
+class CombinationLog:
+    """TSB diagnostics kept on the device, step by step, and handed to ``write(step, dropped, cosine)``
+    in one host read (one sync) when :meth:`flush` is called."""
+
+    def __init__(self, every: int, write: Callable[[int, float, float], None]):
+        self.every = every
+        self.write = write
+        self._steps: list[int] = []
+        self._stats: list[torch.Tensor] = []
+
+    def add(self, step: int, stats: CombineStats) -> bool:
+        """Keep ``step``'s statistics; True on every ``every``-th step (time to flush)."""
+        self._steps.append(step)
+        self._stats.append(stats.as_tensor())
+        return step % self.every == 0
+
+    def flush(self) -> None:
+        """Write every kept step, oldest first, and forget them."""
+        if not self._steps:
+            return
+        values = torch.stack(self._stats).tolist()  # the one host sync of the last ``every`` steps
+        for step, (dropped, cosine) in zip(self._steps, values):
+            self.write(step, dropped, cosine)
+        self._steps, self._stats = [], []
+
+
 CURVE_LOG = "train_curve.jsonl"
 
 
@@ -96,6 +166,9 @@ class TSJTRunner(BasicTSRunner):
         self.result_file = RESULT_FILE
         self.evaluated_checkpoint = self.evaluated_checkpoint_path = ""
         self.resumed_from_epoch: int | None = None
+        self.device = next(self.bare_model.parameters()).device
+        self.autocast = forward_autocast(settings.autocast, self.device)
+        self.combination_log = CombinationLog(settings.log_every, self.log_combination)
 
     def _init_train(self) -> None:
         super()._init_train()
@@ -117,6 +190,7 @@ class TSJTRunner(BasicTSRunner):
     def on_epoch_end(self, epoch: int, step: int) -> None:
         """Log the epoch's training loss to ``train_curve.jsonl`` (kept across resumes) and TensorBoard
         ``npm/*``: the NPM diagnostics on the validation windows (target data only)."""
+        self.read_step_checks()
         if is_master():
             point = {"epoch": epoch, "step": epoch * len(self.train_data_loader),
                      "loss": float(self.meter_pool.get_value("train/loss"))}
@@ -144,9 +218,20 @@ class TSJTRunner(BasicTSRunner):
         return accumulator.report()
 
     def _forward(self, model, data: dict, step: int, epoch: int | None = None) -> dict:
-        if self.status == RunnerStatus.TRAINING and "sources" in data:
-            self.source_batches = data.pop("sources")
-        return super()._forward(model, data, step, epoch)
+        """BasicTS's forward; a training step's source sub-batches start for the device here, and the
+        training forwards run under the configured autocast (the prediction comes back float32)."""
+        if self.status != RunnerStatus.TRAINING:
+            return super()._forward(model, data, step, epoch)
+        if "sources" in data:
+            self.source_batches = copy_to_device(data.pop("sources"), self.device)
+        try:
+            with self.autocast():
+                forward_return = super()._forward(model, data, step, epoch)
+        except ValueError:  # an input check tripping over NaN weights: name the divergence instead
+            self.check_finite_parameters()
+            raise
+        forward_return["prediction"] = forward_return["prediction"].float()
+        return forward_return
 
     def _backward_sources(self) -> None:
         """Accumulate g_S of L_S = the mean loss over all source samples of this step."""
@@ -168,26 +253,32 @@ class TSJTRunner(BasicTSRunner):
         if self.clip_grad_norm is not None:
             self.amp_scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.trainable, self.clip_grad_norm)
-        self.log_combination(stats)
         self.source_batches = []
         super()._optimizer_step()
+        if self.combination_log.add(self.global_steps, stats):
+            self.read_step_checks()
+
+    def read_step_checks(self) -> None:
+        """The host reads of the steps since the last: TSB diagnostics, then the finite-parameter check."""
+        self.combination_log.flush()
         self.check_finite_parameters()
 
     def check_finite_parameters(self) -> None:
-        """Stop a diverged run with one line (one device sync per step, not one per tensor)."""
+        """Stop a diverged run with one line (one device sync, not one per tensor). Non-finite
+        parameters stay non-finite, so reading this every ``log_every`` steps misses no divergence."""
         if not torch.stack([param.isfinite().all() for param in self.trainable]).all():
             raise TrainingDiverged(
-                f"training diverged at step {self.global_steps} (parameters hold NaN/inf); lower Training.lr "
+                f"training diverged by step {self.global_steps} (parameters hold NaN/inf); lower Training.lr "
                 "or set Training.clip_grad_norm, then start a new run"
             )
 
-    def log_combination(self, stats: CombineStats) -> None:
-        """Per-step TensorBoard scalars (``tsb/*``) and per-epoch means (``train/*``) of the TSB diagnostics."""
-        self.update_meter("train/dropped_parallel", stats.dropped_fraction)
-        self.update_meter("train/grad_cosine", stats.cosine)
+    def log_combination(self, step: int, dropped: float, cosine: float) -> None:
+        """One step's TensorBoard scalars (``tsb/*``) and its share of the epoch means (``train/*``)."""
+        self.update_meter("train/dropped_parallel", dropped)
+        self.update_meter("train/grad_cosine", cosine)
         if is_master():
-            self.tensorboard_writer.add_scalar("tsb/dropped_parallel", stats.dropped_fraction, self.global_steps)
-            self.tensorboard_writer.add_scalar("tsb/grad_cosine", stats.cosine, self.global_steps)
+            self.tensorboard_writer.add_scalar("tsb/dropped_parallel", dropped, step)
+            self.tensorboard_writer.add_scalar("tsb/grad_cosine", cosine, step)
 
     def on_eval_start(self, ckpt_path: str | None) -> None:
         super().on_eval_start(ckpt_path)
