@@ -12,6 +12,13 @@ without a list to keep:
   cities' periods and the target's days (AdaRNN).
 * :mod:`baselines.dastnet`: domain-adversarial spatial-temporal pre-training on the sources, then a
   private + shared extractor fine-tuned on the target (DASTNet).
+* :mod:`baselines.transgtr`: a masked autoencoder distilled into a short-history node feature net
+  that generates Graph WaveNet's graph (TransGTR).
+* :mod:`baselines.stgp`: a node-agnostic patch encoder pre-trained by masked reconstruction, then
+  domain and task prompts learned on the target (STGP).
+* :mod:`baselines.gpd`: per-node models of the sources, a diffusion model over their parameters
+  sampled per target node from its prompt, then fine-tuned (GPD).
+* :mod:`baselines.npm_reptile`: TSJT's NPM model trained with Reptile (the paper's "w/o TSB").
 
 All read the same split, windows, metrics and result file as the gradient methods
 (:mod:`baselines.common`) and write

@@ -14,7 +14,7 @@ import torch
 
 from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_device
 from baselines.checks import check_few_shot_days, check_settings, setting
-from baselines.cli import cli_main, parser
+from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, claim_result, finetune_and_test, score_windows
 from baselines.common import transfer_data
 from baselines.long_history import HISTORY_PATCHES, PATCH_LEN, fitting_positions
@@ -312,10 +312,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(parser(METHOD, trained=True), argv, lambda args: run(
-        args.task, args.seed, args.protocol, args.out_root, args.data_root,
-        STGPConfig(target_days=args.target_days, data_seed=args.data_seed), args.device,
-    ))
+    return trained_main(parser(METHOD, trained=True), argv, run, lambda args: STGPConfig(**protocol_options(args)))
 
 
 if __name__ == "__main__":
