@@ -9,7 +9,7 @@ from tsjt_basicts.errors import ConfigError
 
 def test_every_baseline_registers_itself_and_builds_under_every_budget():
     names = list_baselines()
-    assert {"HA", "ARIMA", "Reptile", "ST-GFSL", "TPB", "AdaRNN", "DASTNet", "TransGTR", "STGP", "TSJT-noTSB"} <= set(names)
+    assert {"HA", "ARIMA", "Reptile", "ST-GFSL", "TPB", "AdaRNN", "DASTNet", "TransGTR", "STGP", "GPD", "TSJT-noTSB"} <= set(names)
     for name in names:
         spec = baseline(name)
         backbone = (spec.takes() or ["-"])[0]
