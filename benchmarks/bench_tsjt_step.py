@@ -18,7 +18,8 @@ import argparse
 import torch
 
 from paper_scale import (add_device_option, build_model, city_graph, joint_step, machine_line, median,
-                         random_batch, seconds_per_call, setup_device, tsjt_step)
+                         positive_int, random_batch, seconds_per_call, setup_device, tsjt_step)
+from tsjt_basicts.backbones import list_backbones
 from tsjt_basicts.config import backbone_widths
 from tsjt_basicts.data.windows import allocate_source_batch
 from tsjt_basicts.tsb import GAMMA1, GAMMA2, build_combiner
@@ -49,12 +50,16 @@ def main() -> None:
     add_device_option(parser)
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--backbone", default="GWN")
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--block", type=int, default=1, help="steps between syncs (GPU)")
-    parser.add_argument("--target-batch", type=int)
-    parser.add_argument("--source-batch", type=int)
+    parser.add_argument("--reps", type=positive_int, default=3)
+    parser.add_argument("--block", type=positive_int, default=1, help="steps between syncs (GPU)")
+    parser.add_argument("--target-batch", type=positive_int)
+    parser.add_argument("--source-batch", type=positive_int)
     parser.add_argument("--combiner", choices=["tsb", "sum"], default="tsb")
     args = parser.parse_args()
+    if args.source_batch is not None and args.source_batch < 3:
+        parser.error(f"--source-batch {args.source_batch}: the three sources need at least one window each")
+    if args.backbone not in list_backbones():
+        parser.error(f"--backbone {args.backbone}: not registered; use one of {', '.join(list_backbones())}")
     device = setup_device(args.device, args.threads)
     print(f"TSJT step / joint step, {args.backbone} + NPM, {args.scale} scale, {machine_line(device, args.threads)}")
     target, sources = make_batches(args.scale, device, args.target_batch, args.source_batch)

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from basicts.metrics import masked_mae
 
 from tsjt_basicts.backbones import CityGraph
+from tsjt_basicts.backbones.layers.graph import NodeHistory
 from tsjt_basicts.data.tasks import PAPER_CITIES
 from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
 from tsjt_basicts.runner import frozen_norm_statistics, take_gradients
@@ -26,6 +27,22 @@ from tsjt_basicts.tsb import GradientCombiner
 GRAPHS = os.environ.get("TSJT_GRAPHS", "/work/shared/datasets/graphs")
 INPUT_LEN, OUTPUT_LEN, CHANNELS = 12, 6, 3  # the strict protocol's windows: value, time of day, day of week
 Batch = dict  # {"inputs": [B, 12, N, 3], "targets": [B, 6, N], "targets_mask": [B, 6, N], "graph": CityGraph}
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse turns the ValueError into one usage line)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def node_counts(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 2, e.g. '207,325,524,627'."""
+    counts = [int(part) for part in text.split(",")]
+    if min(counts) < 2:
+        raise ValueError(text)
+    return counts
 
 
 def add_device_option(parser) -> None:
@@ -49,19 +66,29 @@ def machine_line(device: torch.device, threads: int) -> str:
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def random_history(nodes: int, interval_minutes: int, rng: np.random.Generator, days: int = 3) -> NodeHistory:
+    """A training range of random daily profiles plus noise (the backbones that learn their graph
+    from data need one; the paper's target trains on 3 days)."""
+    steps_per_day = 24 * 60 // interval_minutes
+    profiles = rng.random((1, steps_per_day, nodes))
+    values = (profiles + 0.1 * rng.standard_normal((days, steps_per_day, nodes))).reshape(-1, nodes)
+    return NodeHistory(values, steps_per_day, first_slot=0)
+
+
 def city_graph(city: str, nodes: int | None = None, seed: int = 0) -> tuple[CityGraph, str]:
-    """The paper city's graph from the shared graphs (or a random one of its size, ~8 edges a node);
-    with ``nodes`` not the city's own count, a random graph of that size."""
-    own = PAPER_CITIES[city].num_nodes
-    nodes = nodes or own
-    path = os.path.join(GRAPHS, PAPER_CITIES[city].folder, "matrix.npy")
-    if nodes == own and os.path.exists(path):
-        return CityGraph(np.load(path).astype(np.float32), city), path
+    """The paper city's graph from the shared graphs (or a random one of its size, ~8 edges a node),
+    with a random training history; with ``nodes`` not the city's own count, a random graph."""
+    spec = PAPER_CITIES[city]
+    nodes = nodes or spec.num_nodes
     rng = np.random.default_rng(seed)
+    history = random_history(nodes, spec.interval_minutes, rng)
+    path = os.path.join(GRAPHS, spec.folder, "matrix.npy")
+    if nodes == spec.num_nodes and os.path.exists(path):
+        return CityGraph(np.load(path).astype(np.float32), city, history=history), path
     adjacency = np.eye(nodes, dtype=np.float32)
     rows, cols = rng.integers(0, nodes, 8 * nodes), rng.integers(0, nodes, 8 * nodes)
     adjacency[rows, cols] = rng.random(len(rows))
-    return CityGraph(adjacency, f"random-{nodes}"), f"random graph ({nodes} nodes)"
+    return CityGraph(adjacency, f"random-{nodes}", history=history), f"random graph ({nodes} nodes)"
 
 
 def random_batch(graph: CityGraph, size: int, device: torch.device, seed: int = 0) -> Batch:
