@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from tsjt_basicts.backbones import backbone_class, list_backbones
+from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.errors import ConfigError
 
 
@@ -111,3 +112,20 @@ def check_device(device: str) -> None:
         raise ConfigError(f"device {device!r}: this machine has no usable CUDA GPU; use cpu")
     if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
         raise ConfigError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s); use cuda:0")
+
+
+@dataclass
+class FineTuneSettings:
+    """The settings every trained baseline shares: its few-shot split, its target fine-tuning and the
+    validation that picks the step (a baseline's config dataclass derives from this one)."""
+
+    finetune_steps: int = setting(6000, "optimizer steps on the target's few-shot windows", AT_LEAST_1)
+    batch_size: int = setting(32, "target windows per fine-tuning step", AT_LEAST_1)
+    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
+    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
+    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
+    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_backbone, check_few_shot_days
-from baselines.checks import check_settings, one_of, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, POSITIVE, check_backbone
+from baselines.checks import one_of, setting
 from baselines.registry import ANY_BACKBONE, register_baseline
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, finetune_batches, meta_learn_and_test, score_windows
@@ -42,7 +42,6 @@ from baselines.progress import bar
 from tsjt_basicts.data.city import City
 from tsjt_basicts.npm import NPMConfig, wrap_with_npm
 from tsjt_basicts.curves import CurveLog
-from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
@@ -53,7 +52,7 @@ State = dict[str, torch.Tensor]
 
 
 @dataclass
-class ReptileConfig:
+class ReptileConfig(FineTuneSettings):
     """Settings of a Reptile run (defaults: one CPU/GPU-sized run of the paper task); checked when made."""
 
     backbone: str = setting("GWN", "registered backbone (GWN, STGCN, DCRNN, ...)")
@@ -64,17 +63,10 @@ class ReptileConfig:
     inner_optimizer: str = setting("adam", "'adam' (beta1 = 0, as the paper) or 'sgd'", one_of("adam", "sgd"))
     meta_step_size: float = setting(1.0, "outer step size epsilon", POSITIVE)
     anneal: bool = setting(True, "anneal epsilon linearly to 0 over the iterations")
-    batch_size: int = setting(32, "windows per inner / fine-tuning batch", AT_LEAST_1)
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     finetune_lr: float = setting(1e-3, "Adam learning rate of fine-tuning", POSITIVE)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        check_settings(self)
-        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)
+        super().__post_init__()
         check_backbone(type(self).__name__, self.backbone, self.backbone_config)
 
     def compute(self) -> dict[str, int]:

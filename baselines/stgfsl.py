@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_few_shot_days, check_settings
+from baselines.checks import FineTuneSettings, AT_LEAST_1, NON_NEGATIVE, POSITIVE
 from baselines.checks import one_of, setting
 from baselines.registry import register_baseline
 from baselines.cli import parser, protocol_options, trained_main
@@ -62,7 +62,6 @@ from tsjt_basicts.backbones import CityGraph
 from tsjt_basicts.backbones.layers import diffusion_terms, propagate
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.engine.dataset import as_basicts_batch
@@ -73,7 +72,7 @@ MODELS = ("GRU", "GWN")
 
 
 @dataclass
-class STGFSLConfig:
+class STGFSLConfig(FineTuneSettings):
     """Settings of an ST-GFSL run (defaults: the authors' ``config.yaml`` / ``main.py``; GWN sizes are ours)."""
 
     model: str = setting("GRU", "forecaster with generated parameters: 'GRU' or 'GWN'", one_of(*MODELS))
@@ -90,16 +89,10 @@ class STGFSLConfig:
     weight_decay: float = setting(1e-2, "Adam weight decay (meta-step and fine-tuning)", NON_NEGATIVE)
     batch_size: int = setting(5, "windows per support / query / fine-tuning batch", AT_LEAST_1)
     reconstruction_weight: float = setting(1.5, "weight of the graph reconstruction loss", NON_NEGATIVE)
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     finetune_lr: float = setting(1e-2, "Adam learning rate of fine-tuning", POSITIVE)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        check_settings(self)
-        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)
+        super().__post_init__()
 
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (first-order MAML on the sources: inner steps on a

@@ -47,8 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_backbone
-from baselines.checks import check_few_shot_days, check_settings, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, OPEN_UNIT, POSITIVE, Rule, at_least, check_backbone
+from baselines.checks import setting
 from baselines.registry import ANY_BACKBONE, register_baseline
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
@@ -59,7 +59,7 @@ from baselines.long_history import HISTORY_PATCHES, PATCH_LEN, fitting_positions
 from tsjt_basicts.backbones import CityGraph, build_backbone
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import VAL_DAYS, Protocol
+from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.errors import ConfigError
@@ -71,7 +71,7 @@ EVEN = Rule(lambda value: value >= 2 and value % 2 == 0, "even and >= 2 (the enc
 FIXED_BACKBONE_FIELDS = ("in_channels", "input_len", "output_len")  # set by TPB from the protocol
 
 @dataclass
-class TPBConfig:
+class TPBConfig(FineTuneSettings):
     """TPB settings (the seed is ``run``'s argument)."""
 
     patch_len: int = setting(PATCH_LEN, "steps per patch (one input window)", AT_LEAST_1)
@@ -86,18 +86,11 @@ class TPBConfig:
     top_k: int = setting(5, "bank entries each query keeps (at most num_patterns)", AT_LEAST_1)
     backbone: str = setting("GWN", "registered backbone")
     backbone_config: dict = field(default_factory=dict, metadata={"help": "backbone fields (in_channels is set)"})
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     lr: float = setting(1e-3, "Adam learning rate (pre-training and target)", POSITIVE)
-    batch_size: int = setting(32, "target windows per step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_settings(self)
-        check_few_shot_days(owner, self.target_days, self.val_days)
+        super().__post_init__()
         check_backbone(owner, self.backbone, self.backbone_config, fixed=FIXED_BACKBONE_FIELDS)
         if self.top_k > self.num_patterns:
             raise ConfigError(f"{owner}.top_k ({self.top_k}) must be at most num_patterns ({self.num_patterns})")

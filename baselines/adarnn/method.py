@@ -29,8 +29,8 @@ import torch
 from baselines.adarnn.model import NodeGRU
 from baselines.adarnn.tdc import Domain, transfer_domains
 from baselines.adarnn.tdm import DISTANCES, BoostedWeights, step_distances, tdm_loss
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_few_shot_days
-from baselines.checks import check_settings, one_of, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least
+from baselines.checks import one_of, setting
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
 from baselines.common import trained_run
@@ -38,7 +38,6 @@ from baselines.records import ResultFile
 from baselines.progress import bar, phase
 from baselines.registry import NO_BACKBONE, register_baseline
 from tsjt_basicts.curves import CurveLog
-from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.errors import ConfigError
@@ -51,7 +50,7 @@ EVAL_SEQUENCES = 16384  # node sequences per scoring batch: windows per batch = 
 
 
 @dataclass
-class AdaRNNConfig:
+class AdaRNNConfig(FineTuneSettings):
     """AdaRNN settings (the seed is ``run``'s argument); checked when made.
 
     Deviations from the paper / authors' code:
@@ -91,18 +90,11 @@ class AdaRNNConfig:
     nodes_per_window: int = setting(32, "random nodes of each window per pre-training step", at_least(2))
     pretrain_lr: float = setting(1e-3, "Adam learning rate of pre-training", POSITIVE)
     grad_clip: float = setting(3.0, "pre-training gradients clipped to +-this (the authors' 3)", POSITIVE)
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     finetune_lr: float = setting(1e-3, "Adam learning rate of fine-tuning", POSITIVE)
-    batch_size: int = setting(32, "target windows per fine-tuning step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities (not of training)", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_settings(self)
-        check_few_shot_days(owner, self.target_days, self.val_days)
+        super().__post_init__()
         if self.tdc_periods > self.tdc_candidates:
             raise ConfigError(f"{owner}.tdc_periods ({self.tdc_periods}) must be at most tdc_candidates "
                               f"({self.tdc_candidates}); lower tdc_periods or raise tdc_candidates")

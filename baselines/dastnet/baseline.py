@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least, check_few_shot_days
-from baselines.checks import check_settings, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, NON_NEGATIVE, POSITIVE, at_least
+from baselines.checks import setting
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, finetune_and_test, finetune_batches, score_windows
 from baselines.common import trained_run
@@ -25,7 +25,6 @@ from baselines.records import ResultFile
 from baselines.progress import bar, phase
 from baselines.registry import NO_BACKBONE, register_baseline
 from tsjt_basicts.curves import CurveLog
-from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.graphs.node2vec import node2vec_embeddings
@@ -38,7 +37,7 @@ NODE2VEC_SEED = 0  # a city's embedding is a function of its graph alone, the sa
 
 
 @dataclass
-class DASTNetConfig:
+class DASTNetConfig(FineTuneSettings):
     """DASTNet settings (defaults: the authors' widths and node2vec walks; the seed is ``run``'s argument).
 
     Deviations from the paper / authors' code (github YihongT/DASTNet):
@@ -80,16 +79,9 @@ class DASTNetConfig:
     domain_weight: float = setting(0.2, "beta: weight of the domain loss in pre-training", NON_NEGATIVE)
     target_domain: bool = setting(True, "the target's graph is a class of the domain classifier")
     lr: float = setting(1e-3, "Adam learning rate (pre-training and fine-tuning)", POSITIVE)
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
-    batch_size: int = setting(32, "target windows per fine-tuning step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        check_settings(self)
-        check_few_shot_days(type(self).__name__, self.target_days, self.val_days)
+        super().__post_init__()
 
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (source pre-training, target fine-tuning)."""

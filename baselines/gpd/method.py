@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, POSITIVE, check_few_shot_days, check_settings, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, POSITIVE, setting
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import TransferData, finetune_and_test, trained_run
 from baselines.gpd.diffusion import Denoiser, ParameterDiffusion, train_diffusion
@@ -24,7 +24,7 @@ from baselines.gpd.training import SourceNodes, VectorScale, evaluate, finetune,
 from baselines.progress import bar, phase
 from baselines.records import ResultFile
 from baselines.registry import register_baseline
-from tsjt_basicts.data.split import VAL_DAYS, Protocol
+from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES, CityWindows
 from tsjt_basicts.errors import ConfigError
@@ -36,7 +36,7 @@ EVAL_BATCH = 64  # test / validation windows per forward: every node's ego graph
 
 
 @dataclass
-class GPDConfig:
+class GPDConfig(FineTuneSettings):
     """GPD settings (defaults: the paper's scale for a GPU; the seed is ``run``'s argument).
 
     Deviations from the paper / authors' code (github tsinghua-fib-lab/GPD):
@@ -91,18 +91,11 @@ class GPDConfig:
     diffusion_train_steps: int = setting(20000, "Adam steps of the diffusion model", AT_LEAST_1)
     diffusion_batch_size: int = setting(64, "parameter vectors per diffusion step", AT_LEAST_1)
     diffusion_lr: float = setting(2e-4, "Adam learning rate of the diffusion model", POSITIVE)
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     lr: float = setting(5e-3, "Adam learning rate of the target fine-tuning", POSITIVE)
-    batch_size: int = setting(32, "target windows per fine-tuning step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_settings(self)
-        check_few_shot_days(owner, self.target_days, self.val_days)
+        super().__post_init__()
         if self.denoiser_dim % self.denoiser_heads or self.denoiser_dim % 2:
             raise ConfigError(f"{owner}.denoiser_dim ({self.denoiser_dim}) must be even and divisible by "
                               f"denoiser_heads ({self.denoiser_heads}); change either")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Rule, at_least, check_device
-from baselines.checks import check_few_shot_days, check_settings, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, OPEN_UNIT, POSITIVE, Rule, at_least, check_device
+from baselines.checks import setting
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import BestOnValidation, TransferData, claim_result, finetune_and_test, score_windows
 from baselines.common import transfer_data
@@ -25,7 +25,7 @@ from baselines.stgp.model import STGPModel
 from baselines.stgp.segments import Segments, hidden_grid, masked_patch_loss, random_kept, window_segments
 from tsjt_basicts.curves import CurveLog
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.data.split import VAL_DAYS, Protocol
+from tsjt_basicts.data.split import Protocol
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.errors import ConfigError
@@ -37,7 +37,7 @@ SHARE = Rule(lambda value: 0 <= value < 1, "in [0, 1)")  # of steps (domain prom
 
 
 @dataclass
-class STGPConfig:
+class STGPConfig(FineTuneSettings):
     """STGP settings (defaults: the authors' widths; the seed is ``run``'s argument).
 
     Patching for 12 -> 6 windows: a sample is the window's history, ``history_steps`` steps ending with its
@@ -107,17 +107,10 @@ class STGPConfig:
     domain_share: float = setting(0.5, "share of the fine-tuning steps spent on domain prompting", SHARE)
     lr: float = setting(1e-3, "Adam learning rate of pre-training", POSITIVE)
     prompt_lr: float = setting(1e-2, "Adam learning rate of the prompts (both prompting stages)", POSITIVE)
-    finetune_steps: int = setting(6000, "prompting steps on the target (both stages)", AT_LEAST_1)
-    batch_size: int = setting(32, "target windows per prompting step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "prompting steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_settings(self)
-        check_few_shot_days(owner, self.target_days, self.val_days)
+        super().__post_init__()
         if self.embed_dim % self.num_heads:
             raise ConfigError(
                 f"{owner}.embed_dim ({self.embed_dim}) must be a multiple of num_heads ({self.num_heads})")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from baselines.checks import AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, at_least, check_backbone
-from baselines.checks import check_few_shot_days, check_settings, setting
+from baselines.checks import FineTuneSettings, AT_LEAST_1, NON_NEGATIVE, OPEN_UNIT, POSITIVE, at_least, check_backbone
+from baselines.checks import setting
 from baselines.cli import parser, protocol_options, trained_main
 from baselines.common import TransferData, finetune_and_test, trained_run
 from baselines.records import ResultFile
@@ -25,7 +25,6 @@ from baselines.registry import register_baseline
 from baselines.transgtr.model import PatchMAE, ShortFeatureNet, TransGTRForecaster
 from baselines.transgtr.training import METHOD, distil, evaluate, finetune, history_positions, pretrain_mae
 from baselines.transgtr.training import train_on_sources
-from tsjt_basicts.data.split import VAL_DAYS
 from tsjt_basicts.data.task_spec import TaskRef
 from tsjt_basicts.data.windows import NUM_INPUT_FEATURES
 from tsjt_basicts.errors import ConfigError
@@ -35,7 +34,7 @@ FIXED_BACKBONE_FIELDS = ("in_channels", "input_len", "output_len", "adaptive_gra
 
 
 @dataclass
-class TransGTRConfig:
+class TransGTRConfig(FineTuneSettings):
     """TransGTR settings (defaults: the authors' where they fit; the seed is ``run``'s argument).
 
     Deviations from the paper / authors' code:
@@ -92,20 +91,13 @@ class TransGTRConfig:
     source_batch_size: int = setting(32, "source windows per step (all their nodes)", AT_LEAST_1)
     backbone: str = setting("GWN", "registered backbone (Graph WaveNet only)")
     backbone_config: dict = field(default_factory=dict, metadata={"help": "GWN fields (widths, dropout, ...)"})
-    finetune_steps: int = setting(6000, "Adam steps on the target's few-shot windows", AT_LEAST_1)
     lr: float = setting(5e-4, "Adam learning rate of every phase (authors' 5e-4)", POSITIVE)
     weight_decay: float = setting(1e-5, "Adam weight decay (authors' 1e-5)", NON_NEGATIVE)
     clip_norm: float = setting(3.0, "gradient norm clip (authors' 3)", POSITIVE)
-    batch_size: int = setting(32, "target windows per fine-tuning step", AT_LEAST_1)
-    target_days: float = setting(3.0, "few-shot days of the target city", POSITIVE)
-    val_days: float = setting(VAL_DAYS, "last few-shot days held out to pick the step", NON_NEGATIVE)
-    eval_every: int = setting(200, "fine-tuning steps between validations", AT_LEAST_1)
-    data_seed: int = setting(0, "seed of the synthetic cities", NON_NEGATIVE)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_settings(self)
-        check_few_shot_days(owner, self.target_days, self.val_days)
+        super().__post_init__()
         if self.backbone != "GWN":
             raise ConfigError(f"{owner}.backbone must be 'GWN' (TransGTR hands its graph to Graph WaveNet), "
                               f"got {self.backbone!r}")
