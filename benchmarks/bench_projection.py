@@ -110,7 +110,8 @@ def main() -> None:
         val, test = evaluated_windows(city)
         evaluation = eval_seconds_per_window(city, device, args.eval_batch) * 2 * (budget.num_epochs * val + test)
         training = step * budget.steps
-        print(f"  {city:<9} {measured:8.3f} {scale:7.2f} {step:8.3f} {hours(training)} {hours(evaluation)} {hours(training + evaluation)}   "
+        print(f"  {city:<9} {measured:8.3f} {scale:7.2f} {step:8.3f} {hours(training)} {hours(evaluation)} "
+              f"{hours(training + evaluation)}   "
               f"{val} x {budget.num_epochs}, {test}", flush=True)
 
 

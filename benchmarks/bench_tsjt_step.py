@@ -6,8 +6,9 @@ The TSJT step is TSJTRunner's: target forward + backward, each source city's for
 (g_S of L_S), the TSB combination, one Adam step. The joint step forwards the same four sub-batches
 and takes one backward of L_T + r * L_S. Both run on the NPM-wrapped backbone (paper widths; the
 cpu budget's at the small scale), alternating, after one warm-up step each; the median seconds per
-step and their ratio are printed, with the TSB combination alone. ``--scale paper``: the target Shenzhen (627 nodes) with METR-LA,
-PEMS-BAY and Chengdu (207/325/524) as sources, batch 4 + 124 (slow on a CPU: use --reps 2).
+step and their ratio are printed, with the TSB combination alone. ``--scale paper``: the target
+Shenzhen (627 nodes) with METR-LA, PEMS-BAY and Chengdu (207/325/524) as sources, batch 4 + 124
+(slow on a CPU: use --reps 2).
 ``--scale small``: random graphs of 100 (target), 40/60/80 nodes, batch 4 + 24. On a GPU,
 ``--block`` steps run between two syncs, as in training.
 """

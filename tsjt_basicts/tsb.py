@@ -8,7 +8,8 @@ SGD with lr gamma1 on it is Eq. 10 exactly, and any other optimizer can consume 
 
 The combination is computed on flat buffers with one segment-sum per reduction (no Python loop
 of small kernels), and its diagnostics stay device tensors: a CUDA step never waits on the host
-(the runner reads them every few steps, :class:`tsjt_basicts.runner.CombinationLog`). It is homogeneous of degree 1 in the gradients, so combining two gradients
+(the runner reads them every few steps, :class:`tsjt_basicts.runner.CombinationLog`). It is
+homogeneous of degree 1 in the gradients, so combining two gradients
 scaled by the same AMP GradScaler factor and unscaling afterwards is exact.
 """
 from __future__ import annotations
