@@ -88,6 +88,21 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     assert read_metrics(evaluated) == read_metrics(resumed)  # the training result is left as it was
 
 
+class StepCounter(TSJTRunner):
+    steps = 0
+
+    def _optimizer_step(self) -> None:
+        StepCounter.steps += 1
+        super()._optimizer_step()
+
+
+@pytest.mark.slow
+def test_a_budget_of_s_steps_trains_s_optimizer_steps(tmp_path):
+    budget = Budget(steps=6, steps_per_epoch=3, target_batch=16, source_batch=12, eval_batch_size=512)
+    launch_training(tiny_config(tmp_path, budget=budget), runner_cls=StepCounter)
+    assert StepCounter.steps == 6  # BasicTS 1.1.0 alone stops after 5
+
+
 class Interrupted(Exception):
     """Stands for the process being killed at the start of an epoch."""
 
@@ -285,9 +300,8 @@ def test_a_run_logs_the_tsb_diagnostics_every_k_steps_and_at_each_epoch_end(tmp_
     cfg = tiny_config(tmp_path, budget=budget)
     cfg.tsjt.log_every = 2
     runner = launch_training(cfg, runner_cls=LogSpyRunner)
-    # (global step when written, step): every 2nd step and at each epoch's end (BasicTS has counted on by then);
-    # BasicTS's loop stops once its counter reaches num_steps, so it runs 5 of the 6 steps
-    assert runner.writes == [(2, 1), (2, 2), (4, 3), (4, 4), (6, 5)]
+    # (global step when written, step): every 2nd step and at each epoch's end (BasicTS has counted on by then)
+    assert runner.writes == [(2, 1), (2, 2), (4, 3), (4, 4), (6, 5), (6, 6)]
 
 
 def test_autocast_and_log_every_settings_are_checked(tmp_path):

@@ -170,6 +170,19 @@ class TSJTRunner(BasicTSRunner):
         self.autocast = forward_autocast(settings.autocast, self.device)
         self.combination_log = CombinationLog(settings.log_every, self.log_combination)
 
+    @property
+    def should_training_stop(self) -> bool:
+        return getattr(self, "_stop_training", False)
+
+    @should_training_stop.setter
+    def should_training_stop(self, stop: bool) -> None:
+        """BasicTS 1.1.0 stops once its step counter *reaches* ``num_steps``, before that last step runs
+        (``num_steps - 1`` optimizer steps); a stop at that moment waits one step, so a budget of S steps
+        trains S. Early stopping (asked while validating) and the end after the last step are kept."""
+        one_step_early = (getattr(self, "status", None) == RunnerStatus.TRAINING
+                          and getattr(self, "global_steps", None) == getattr(self, "num_steps", -1))
+        self._stop_training = bool(stop) and not one_step_early
+
     def _init_train(self) -> None:
         super()._init_train()
         self.register_meter("train/dropped_parallel", "train", "{:.3f}")
