@@ -14,12 +14,12 @@ the result files under ``root`` and writes ``<suite>.md`` and ``<suite>.png`` in
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 
 Write = Callable[[Path, Path], list[Path]]
 _ANALYSES: dict[str, Write] = {}
-MODULES = ("ablation", "bank_size", "sources")
 
 
 def register_analysis(suite: str) -> Callable[[Write], Write]:
@@ -36,8 +36,9 @@ def register_analysis(suite: str) -> Callable[[Write], Write]:
 
 def analysis_for(suite: str) -> Write | None:
     """The analysis of ``suite`` (None: the suite has only the leaderboard)."""
-    for module in MODULES:
-        importlib.import_module(f"tsjt_basicts.analyses.{module}")
+    for module in pkgutil.iter_modules(__path__):  # importing an analysis module registers it
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
     return _ANALYSES.get(suite)
 
 
