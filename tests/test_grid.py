@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tsjt_basicts.config import Budget, Training, experiment_config
-from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
+from tsjt_basicts.config import PAPER_RATIO, Budget, Training, experiment_config
+from tsjt_basicts.grid import candidate_config, fixed_ratio_twin, grid_result_path, run_ratio_grid, uses_ratio_grid
 from tsjt_basicts.leaderboard import collect
 
 TINY = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
@@ -35,3 +35,13 @@ def test_the_ratio_of_lowest_validation_mae_is_chosen_and_recorded(tmp_path):
     assert len(kept) == 1 and kept[0]["source_ratio_grid"] == grid
     again = run_ratio_grid(experiment, grid=(0.0, 1.0))  # finished candidates are reused, not retrained
     assert again["metrics"] == record["metrics"]
+
+
+def test_the_grid_shares_the_run_of_a_method_that_fixes_one_of_its_ratios(tmp_path):
+    experiment = tiny_experiment(tmp_path)
+    assert fixed_ratio_twin("TSJT", PAPER_RATIO) == "TSJT-paper"
+    assert fixed_ratio_twin("TSJT", 0.0) is None and fixed_ratio_twin("TSJT", 0.05) is None  # TargetOnly has no NPM
+    paper = experiment_config(**{**experiment, "method": "TSJT-paper"})
+    assert candidate_config(experiment, PAPER_RATIO).md5 == paper.md5
+    candidate = candidate_config(experiment, 0.05)
+    assert candidate.md5 != paper.md5 and candidate.tsjt.meta["grid_candidate"]

@@ -210,6 +210,26 @@ def test_target_only_sees_no_source_and_joint_sees_them(tmp_path):
     assert read_metrics(joint)["method"] == "Joint"
 
 
+class SourcePassCounter(TSJTRunner):
+    source_passes = 0
+
+    def _backward_sources(self) -> None:
+        SourcePassCounter.source_passes += 1
+        super()._backward_sources()
+
+
+@pytest.mark.slow
+def test_at_source_ratio_0_no_source_pass_runs_and_the_update_is_the_targets(tmp_path):
+    SourcePassCounter.source_passes = 0
+    zero = launch_training(tiny_config(tmp_path / "zero", training=Training(lr=3e-3, source_ratio=0.0)),
+                           runner_cls=SourcePassCounter)
+    assert SourcePassCounter.source_passes == 0 and len(zero.train_data_loader.dataset.source_windows) == 3
+    assert math.isfinite(read_metrics(zero)["metrics"]["avg"]["MAE"])
+    launch_training(tiny_config(tmp_path / "some", training=Training(lr=3e-3, source_ratio=0.5)),
+                    runner_cls=SourcePassCounter)
+    assert SourcePassCounter.source_passes == TINY_BUDGET.steps
+
+
 def _two_pass_update(rank: int, world: int, init_file: str, out_dir: str) -> None:
     """One TSB step on this rank's shard of a fixed global batch (DDP all-reduces each pass)."""
     if world > 1:

@@ -1,7 +1,8 @@
 """The source ratio gamma2 / gamma1 by grid search on the validation days, as the TSJT paper chose
 its learning rates ("by grid search"): TSJT's ``source_ratio="grid"``.
 
-Each ratio of the grid trains one run (in its own folder, resumable, marked ``grid_candidate``);
+Each ratio of the grid trains one run (in its own folder, resumable, marked ``grid_candidate``;
+at a ratio a registered method fixes, e.g. TSJT-paper's 0.005, the grid uses that method's run);
 the ratio whose best checkpoint has the lowest MAE on the validation days (carved from the end of
 the few-shot window; no test data) is chosen, and its run's result is written again as the grid's
 own ``test_metrics.json``, with every candidate's validation MAE and the grid's whole compute.
@@ -27,10 +28,22 @@ def uses_ratio_grid(experiment: dict) -> bool:
     return training.source_ratio is None and METHODS[experiment.get("method", "TSJT")].grid_searched
 
 
+def fixed_ratio_twin(method: str, ratio: float) -> str | None:
+    """The registered method that trains exactly as ``method``'s grid candidate at ``ratio`` (the same
+    model, combiner and sources at that fixed ratio, e.g. TSJT-paper at 0.005), or None."""
+    spec = METHODS[method]
+    return next((name for name, other in METHODS.items()
+                 if other.source_ratio == ratio and replace(other, source_ratio=spec.source_ratio) == spec), None)
+
+
 def candidate_config(experiment: dict, ratio: float):
-    """The BasicTS config of the grid's run at source ratio ``ratio``."""
-    training = replace(experiment.get("training") or Training(), source_ratio=ratio)
-    return experiment_config(**{**experiment, "training": training, "grid_candidate": True})
+    """The BasicTS config of the grid's run at source ratio ``ratio``: its fixed-ratio twin's run when
+    one is registered (so the grid and e.g. TSJT-paper share that run), else a ``grid_candidate`` run."""
+    training = experiment.get("training") or Training()
+    twin = fixed_ratio_twin(experiment.get("method", "TSJT"), ratio)
+    if twin is not None:
+        return experiment_config(**{**experiment, "method": twin})
+    return experiment_config(**{**experiment, "training": replace(training, source_ratio=ratio), "grid_candidate": True})
 
 
 def grid_result_path(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID) -> Path:
@@ -65,7 +78,7 @@ def run_ratio_grid(experiment: dict, grid: tuple[float, ...] = SOURCE_RATIO_GRID
     chosen = min(finite, key=finite.get)
     compute = {key: sum(r["compute"][key] for r in candidates.values()) for key in candidates[chosen]["compute"]}
     record = {
-        **candidates[chosen], "grid_candidate": False, "compute": compute,
+        **candidates[chosen], "method": experiment.get("method", "TSJT"), "grid_candidate": False, "compute": compute,
         "source_ratio_grid": {"ratios": list(grid), "val_MAE": [val_mae[r] for r in grid], "chosen": chosen},
     }
     write_result(str(grid_result_path(experiment, grid).parent), record)

@@ -5,6 +5,7 @@ BasicTS's own loop runs the target sub-batch (forward, loss, backward) and then 
 every source city's sub-batch (accumulating g_S of the source loss L_S, the mean over all source
 samples), combine them with TSB (Eqs. 8-10) and take one optimizer step. Validation, test,
 checkpoints, TensorBoard, early stopping, resume and DDP stay BasicTS's.
+At source ratio 0 (TargetOnly, a ratio grid's 0) the update is g_T alone, so no source pass runs.
 
 Source passes run with BatchNorm running statistics frozen, so the statistics used at test
 time stay the target's. Under DDP every backward is all-reduced by DDP itself (BasicTS's
@@ -129,10 +130,12 @@ class CombinationLog:
         self._steps: list[int] = []
         self._stats: list[torch.Tensor] = []
 
-    def add(self, step: int, stats: CombineStats) -> bool:
-        """Keep ``step``'s statistics; True on every ``every``-th step (time to flush)."""
-        self._steps.append(step)
-        self._stats.append(stats.as_tensor())
+    def add(self, step: int, stats: CombineStats | None) -> bool:
+        """Keep ``step``'s statistics (None: no combination that step); True on every ``every``-th
+        step (time to flush)."""
+        if stats is not None:
+            self._steps.append(step)
+            self._stats.append(stats.as_tensor())
         return step % self.every == 0
 
     def flush(self) -> None:
@@ -185,8 +188,9 @@ class TSJTRunner(BasicTSRunner):
 
     def _init_train(self) -> None:
         super()._init_train()
-        self.register_meter("train/dropped_parallel", "train", "{:.3f}")
-        self.register_meter("train/grad_cosine", "train", "{:.3f}")
+        if self.combiner.source_ratio > 0:  # TSB diagnostics exist only where the sources count
+            self.register_meter("train/dropped_parallel", "train", "{:.3f}")
+            self.register_meter("train/grad_cosine", "train", "{:.3f}")
 
     def _load_model_resume(self, strict: bool = True) -> None:
         """BasicTS's resume from the run folder's last checkpoint; remembers the epoch it resumed from."""
@@ -257,12 +261,8 @@ class TSJTRunner(BasicTSRunner):
                 self.amp_scaler.scale(loss).backward()
 
     def _optimizer_step(self) -> None:
-        target_grads = take_gradients(self.trainable)
-        self._backward_sources()
-        source_grads = take_gradients(self.trainable)
-        combined, stats = self.combiner(target_grads, source_grads, self.trainable)
-        for param, grad in zip(self.trainable, combined):
-            param.grad = grad
+        """At source ratio 0 the update is g_T alone (Eq. 10), so the source passes are skipped."""
+        stats = self._combine_source_gradients() if self.combiner.source_ratio > 0 else None
         if self.clip_grad_norm is not None:
             self.amp_scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.trainable, self.clip_grad_norm)
@@ -270,6 +270,16 @@ class TSJTRunner(BasicTSRunner):
         super()._optimizer_step()
         if self.combination_log.add(self.global_steps, stats):
             self.read_step_checks()
+
+    def _combine_source_gradients(self) -> CombineStats:
+        """Stash g_T, accumulate g_S over the source passes, write their combination back as ``.grad``."""
+        target_grads = take_gradients(self.trainable)
+        self._backward_sources()
+        source_grads = take_gradients(self.trainable)
+        combined, stats = self.combiner(target_grads, source_grads, self.trainable)
+        for param, grad in zip(self.trainable, combined):
+            param.grad = grad
+        return stats
 
     def read_step_checks(self) -> None:
         """The host reads of the steps since the last: TSB diagnostics, then the finite-parameter check."""
