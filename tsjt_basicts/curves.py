@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from tsjt_basicts.atomic import write_atomically
+
 CURVE_PNG = "train_curve.png"
 
 
@@ -52,6 +54,14 @@ def pyplot():
     return plt
 
 
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save ``fig`` as the PNG ``path`` atomically (:mod:`tsjt_basicts.atomic`) and close it."""
+    fig.tight_layout()
+    written = write_atomically(Path(path), lambda partial: fig.savefig(partial, dpi=dpi, format="png"))
+    pyplot().close(fig)
+    return written
+
+
 def plot_curve(points: list[list[float]], path: str | Path, title: str) -> None:
     """One run's training loss against optimizer steps."""
     plt = pyplot()
@@ -60,9 +70,7 @@ def plot_curve(points: list[list[float]], path: str | Path, title: str) -> None:
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss (z-scored MAE)")
     ax.set_title(title, fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_task_curves(records: list[dict], folder: str | Path, labels: list[str]) -> list[Path]:
@@ -83,8 +91,5 @@ def plot_task_curves(records: list[dict], folder: str | Path, labels: list[str])
         ax.set_ylabel("training loss (z-scored MAE)")
         ax.set_title(f"{task}: training loss, mean over seeds")
         ax.legend(fontsize="x-small")
-        fig.tight_layout()
-        paths.append(Path(folder) / f"curves_{task}.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(save_figure(fig, Path(folder) / f"curves_{task}.png"))
     return paths

@@ -42,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tsjt_basicts.curves import convergence, plot_task_curves
+from tsjt_basicts.atomic import write_atomically, write_text
+from tsjt_basicts.curves import convergence, plot_task_curves, pyplot, save_figure
 from tsjt_basicts.errors import ConfigError, OneLineParser, check_output_folder, run_command
 from tsjt_basicts.leaderboard_runs import RunKey, Setting, collect, run_key, variant_labels
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
@@ -289,11 +290,7 @@ def write_csv(tables: dict[Setting, list[Row]], path: Path) -> None:
 
 def plot(tables: dict[Setting, list[Row]], path: Path) -> None:
     """Avg MAE per method and target city (error bars: std over seeds), one panel per setting."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sections: dict[str, list[tuple[Setting, list[Row]]]] = defaultdict(list)
     for setting, rows in tables.items():
         sections[setting.section].append((setting, [row for row in rows if not row.reported]))
@@ -313,9 +310,7 @@ def plot(tables: dict[Setting, list[Row]], path: Path) -> None:
         ax.set_ylabel("avg MAE (city units)")
         ax.set_title(section)
         ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def command_line() -> OneLineParser:
@@ -351,8 +346,8 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"leaderboard.{kind}" for kind in ("md", "csv", "png")}
-    paths["md"].write_text(render_markdown(tables, args.root))
-    write_csv(tables, paths["csv"])
+    write_text(paths["md"], render_markdown(tables, args.root))
+    write_atomically(paths["csv"], lambda partial: write_csv(tables, partial))
     plot(tables, paths["png"])
     curves = plot_task_curves(records, out, curve_labels(records))
     if args.readme:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tsjt_basicts.atomic import write_text
 from tsjt_basicts.data.city import DataError
 from tsjt_basicts.data.windows import CityWindows
 from tsjt_basicts.metrics import REPORTED_STEPS, MetricAccumulator
@@ -80,17 +81,7 @@ def evaluation_result_file(ckpt_path: str) -> str:
 
 def write_result(folder: str, record: dict, filename: str = RESULT_FILE) -> str:
     """Write ``record`` to ``folder/filename`` atomically; returns the path."""
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, filename)
-    temporary = f"{path}.{os.getpid()}.tmp"  # one per process: two writers never share a temporary file
-    try:
-        with open(temporary, "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
+    return str(write_text(Path(folder) / filename, json.dumps(record, indent=2)))
 
 
 def read_result(path: str | Path) -> dict:

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from tsjt_basicts.analyses import register_analysis
-from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under, save_figure, write_text
-from tsjt_basicts.curves import pyplot
+from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under
+from tsjt_basicts.atomic import write_text
+from tsjt_basicts.curves import pyplot, save_figure
 
 VARIANTS = {
     "TSJT-paper": "TSJT",

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from tsjt_basicts.analyses import register_analysis
-from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under, save_figure, write_text
-from tsjt_basicts.curves import pyplot
+from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under
+from tsjt_basicts.atomic import write_text
+from tsjt_basicts.curves import pyplot, save_figure
 from tsjt_basicts.data.split import Protocol, split_target
 from tsjt_basicts.data.windows import city_windows
 from tsjt_basicts.metrics import masked_mae_loss

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from tsjt_basicts.curves import pyplot
 from tsjt_basicts.leaderboard_runs import collect
 from tsjt_basicts.errors import ConfigError
 
@@ -37,26 +35,6 @@ def cell(values: list[float], digits: int = 2) -> str:
     """``mean ± std (n)`` of ``values`` for a Markdown table."""
     mean, std = mean_std(values)
     return "n/a" if math.isnan(mean) else f"{mean:.{digits}f} ± {std:.{digits}f} ({len(values)})"
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-    return path
-
-
-def save_figure(fig, path: Path) -> Path:
-    """Save and close a matplotlib figure (PNG) through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.tight_layout()
-    fig.savefig(temporary, dpi=110)
-    pyplot().close(fig)
-    os.replace(temporary, path)
-    return path
 
 
 def no_results(suite: str, root: Path) -> ConfigError:

@@ -13,14 +13,14 @@ that never leave a half-written file behind.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tsjt_basicts.atomic import write_atomically
 from tsjt_basicts.data.city import DataError
 
 
@@ -58,17 +58,6 @@ def read_npy(path: Path, what_goes_there: str) -> np.ndarray:
         raise DataError(
             f"{path} is not a readable .npy array ({error}); it is truncated or damaged, fetch it again"
         ) from None
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)`` beside ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
