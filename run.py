@@ -30,7 +30,7 @@ from tsjt_basicts.errors import ConfigError, OneLineParser, UserError, check_out
 __all__ = ["load_config", "main"]
 BASELINE_KEYS = ("method", "backbone", "task", "budget", "out_root")
 SUITE_DEFAULTS = {"seeds": 3, "budget": "cpu", "tasks": None, "methods": None, "out_root": None, "jobs": 1,
-                  "shard": "1/1"}
+                  "shard": "1/1", "plan": False}
 
 
 def command_line() -> OneLineParser:
@@ -51,6 +51,8 @@ def command_line() -> OneLineParser:
     parser.add_argument("--jobs", type=int, help="suite: runs at once, in separate processes (default 1)")
     parser.add_argument("--shard", metavar="K/N", help="suite: only every N-th run from the K-th (1-based), "
                         "e.g. --shard $SLURM_ARRAY_TASK_ID/4 in a job array, all into one --out-root (default 1/1)")
+    parser.add_argument("--plan", action="store_true", default=None,
+                        help="suite: list the runs without a result and their estimated time; train nothing")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
     return parser
 
@@ -111,6 +113,8 @@ def run_suite_command(args: argparse.Namespace) -> int:
     shard = parse_shard(options["shard"])
     out_root = options["out_root"] or default_out_root(str(options["budget"]))
     check_output_folder(out_root, "--out-root")
+    if options["plan"]:
+        return print_suite_plan(args.suite, options, shard, out_root, args.gpus)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     failed = run_suite(args.suite, options["seeds"], options["budget"], out_root, args.gpus, options["tasks"],
                        options["methods"], options["jobs"], shard)
@@ -124,6 +128,18 @@ def run_suite_command(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed or board else 0
+
+
+def print_suite_plan(suite: str, options: dict, shard: tuple[int, int], out_root: str, gpus: str | None) -> int:
+    """``--plan``: the suite's runs without a result and their estimated time; nothing is trained."""
+    from tsjt_basicts.suite import check_suite_options, suite_runs
+    from tsjt_basicts.suite_plan import missing_runs, render_plan
+
+    check_suite_options(options["seeds"], options["budget"], options["jobs"])
+    runs = suite_runs(suite, options["seeds"], options["tasks"], options["methods"], shard)
+    missing = missing_runs(runs, options["budget"], out_root, gpus)
+    print("\n".join(render_plan(missing, len(runs), options["budget"], out_root, options["jobs"])))
+    return 0
 
 
 def check_baseline(baseline: dict, path: str) -> None:

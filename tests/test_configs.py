@@ -43,3 +43,13 @@ def test_there_is_a_config_per_suite_method_and_real_or_synthetic_task(suite):
     for entry in entries:
         for task in tasks:
             assert file_name(entry.method, entry.backbone, task) in stems
+
+
+def test_one_results_folder_spelled_two_ways_is_one_run_identity(tmp_path, monkeypatch):
+    from tsjt_basicts.config import experiment_config
+
+    monkeypatch.chdir(tmp_path)
+    relative = experiment_config("synthetic", method="TargetOnly", ckpt_root="checkpoints/suite")
+    absolute = experiment_config("synthetic", method="TargetOnly", ckpt_root=str(tmp_path / "checkpoints" / "suite"))
+    dotted = experiment_config("synthetic", method="TargetOnly", ckpt_root="./checkpoints/../checkpoints/suite")
+    assert relative.md5 == absolute.md5 == dotted.md5 and relative.ckpt_save_dir == absolute.ckpt_save_dir

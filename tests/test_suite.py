@@ -19,7 +19,8 @@ def test_smoke_suite_runs_every_method_resumes_and_builds_the_leaderboard(tmp_pa
         assert all(math.isfinite(v) for v in record["metrics"]["avg"].values()), entry
     written = {path: path.stat().st_mtime_ns for path in paths}
     timed = [json.loads(line) for line in (tmp_path / "wall_times.jsonl").read_text().splitlines()]
-    assert sorted(t["method"] for t in timed) == sorted(e.method for e in entries)
+    shared = {"TSJT-paper"}  # TSJT's grid trained TSJT-paper's run (its 0.005 candidate): timed within TSJT's
+    assert sorted(t["method"] for t in timed) == sorted(e.method for e in entries if e.method not in shared)
     assert all(t["seconds"] > 0 and t["device"] == "cpu" for t in timed)
 
     assert run.main(["--suite", "table2", "--seeds", "1", "--budget", "smoke", "--tasks", "synthetic",
@@ -27,7 +28,7 @@ def test_smoke_suite_runs_every_method_resumes_and_builds_the_leaderboard(tmp_pa
     assert {path: path.stat().st_mtime_ns for path in paths} == written  # nothing ran twice
     table = (tmp_path / "leaderboard" / "leaderboard.md").read_text()
     assert "synthetic" in table and "TSJT (GWN)" in table and "ST-GFSL (GRU)" in table
-    assert "## Wall time" in table and f"{len(entries)} runs" in table
+    assert "## Wall time" in table and f"{len(entries) - len(shared)} runs" in table
     assert (tmp_path / "leaderboard" / "leaderboard.png").is_file()
     assert (tmp_path / "leaderboard" / "curves_synthetic.png").is_file()  # the training curves of the task
 

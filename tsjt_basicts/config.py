@@ -27,6 +27,7 @@ result records whether A_K was used (``prompt_graph_used``) with all other setti
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import get_args
 
@@ -309,6 +310,8 @@ def experiment_config(
         callbacks=[EarlyStopping(training.patience)] if training.patience else [],
         gpus=gpus,
         seed=seed,
-        ckpt_save_dir=run_folder(ckpt_root, method, backbone, task.name, protocol, seed),
+        # absolute: BasicTS hashes the folder into the run's identity (md5), so one folder spelled two ways
+        # (checkpoints/x, ./checkpoints/x, /abs/checkpoints/x) must not be two runs
+        ckpt_save_dir=run_folder(os.path.abspath(ckpt_root), method, backbone, task.name, protocol, seed),
         tsjt=settings,
     )

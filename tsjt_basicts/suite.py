@@ -245,16 +245,8 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
     ``shard=(k, n)`` runs only every n-th run of the suite's fixed order, from the k-th (1-based), so
     n machines (a job array) fill one results folder between them.
     """
-    entries, suite_tasks = suite_entries(name, methods)
     check_suite_options(seeds, budget, jobs)
-    check_shard(shard)
-    resolved = [resolve_task(task) for task in tasks or suite_tasks]
-    if name in TASK_VARIANTS:
-        resolved = [variant for task in resolved for variant in TASK_VARIANTS[name](task)]
-    check_tasks_load(resolved)
-    suite_runs = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
-    runs = suite_runs[shard[0] - 1 :: shard[1]]
-    logger.info("shard %d/%d: %d of the suite's %d runs", *shard, len(runs), len(suite_runs))
+    runs = suite_runs(name, seeds, tasks, methods, shard)
     if jobs == 1:
         failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
     else:
@@ -264,6 +256,22 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
             futures = [pool.submit(run_one, *run, budget, out_root, gpus, threads) for run in runs]
             failed = [future.result() for future in futures]
     return [line for line in failed if line]
+
+
+def suite_runs(name: str, seeds: int, tasks: list[TaskRef] | None = None, methods: list[str] | None = None,
+               shard: tuple[int, int] = (1, 1)) -> list[tuple[Entry, Task, int]]:
+    """``(entry, task, seed)`` of every run of suite ``name`` in its fixed order (tasks, then entries,
+    then seeds), this shard's share of them; the tasks are loaded once first (:func:`check_tasks_load`)."""
+    entries, suite_tasks = suite_entries(name, methods)
+    check_shard(shard)
+    resolved = [resolve_task(task) for task in tasks or suite_tasks]
+    if name in TASK_VARIANTS:
+        resolved = [variant for task in resolved for variant in TASK_VARIANTS[name](task)]
+    check_tasks_load(resolved)
+    every = [(entry, task, seed) for task in resolved for entry in entries for seed in range(seeds)]
+    runs = every[shard[0] - 1 :: shard[1]]
+    logger.info("shard %d/%d: %d of the suite's %d runs", *shard, len(runs), len(every))
+    return runs
 
 
 def check_tasks_load(tasks: list[Task]) -> None:
