@@ -91,9 +91,6 @@ class STGFSLConfig(FineTuneSettings):
     reconstruction_weight: float = setting(1.5, "weight of the graph reconstruction loss", NON_NEGATIVE)
     finetune_lr: float = setting(1e-2, "Adam learning rate of fine-tuning", POSITIVE)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (first-order MAML on the sources: inner steps on a
         support batch and one query batch per task; target fine-tuning)."""

@@ -19,7 +19,7 @@ import argparse
 import torch
 
 from paper_scale import (add_device_option, build_model, city_graph, machine_line, median, positive_int,
-                         random_batch, seconds_per_call, setup_device, tsjt_step)
+                         random_batch, seconds_per_call, setup_device, source_windows, tsjt_step)
 from tsjt_basicts.config import BUDGETS
 from tsjt_basicts.data.split import VAL_DAYS, Protocol
 from tsjt_basicts.data.tasks import PAPER_CITIES
@@ -86,15 +86,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_device_option(parser)
     parser.add_argument("--tasks", default=",".join(PAPER_CITIES), help="target cities")
-    parser.add_argument("--source-batch", type=positive_int, default=12, help="measured; 124: the paper's step itself")
+    parser.add_argument("--source-batch", type=source_windows, default=12, help="measured; 124: the paper's step itself")
     parser.add_argument("--reps", type=positive_int, default=1)
     parser.add_argument("--eval-batch", type=positive_int, default=16, help="windows of the timed evaluation batch")
     args = parser.parse_args()
     unknown = set(args.tasks.split(",")) - set(PAPER_CITIES)
     if unknown:
         parser.error(f"--tasks: unknown {', '.join(sorted(unknown))}; use some of {', '.join(PAPER_CITIES)}")
-    if args.source_batch < 3:
-        parser.error(f"--source-batch {args.source_batch}: the three sources need at least one window each")
     device = setup_device(args.device, args.threads)
     budget = BUDGETS["paper"]
     print(f"Projected paper-budget TSJT(GWN) run: {budget.steps} steps of {PAPER_TARGET_BATCH} + {PAPER_SOURCE_BATCH}, "

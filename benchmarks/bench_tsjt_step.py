@@ -19,7 +19,7 @@ import argparse
 import torch
 
 from paper_scale import (add_device_option, build_model, city_graph, joint_step, machine_line, median,
-                         positive_int, random_batch, seconds_per_call, setup_device, tsjt_step)
+                         positive_int, random_batch, seconds_per_call, setup_device, source_windows, tsjt_step)
 from tsjt_basicts.backbones import list_backbones
 from tsjt_basicts.config import backbone_widths
 from tsjt_basicts.data.windows import allocate_source_batch
@@ -54,11 +54,9 @@ def main() -> None:
     parser.add_argument("--reps", type=positive_int, default=3)
     parser.add_argument("--block", type=positive_int, default=1, help="steps between syncs (GPU)")
     parser.add_argument("--target-batch", type=positive_int)
-    parser.add_argument("--source-batch", type=positive_int)
+    parser.add_argument("--source-batch", type=source_windows)
     parser.add_argument("--combiner", choices=["tsb", "sum"], default="tsb")
     args = parser.parse_args()
-    if args.source_batch is not None and args.source_batch < 3:
-        parser.error(f"--source-batch {args.source_batch}: the three sources need at least one window each")
     if args.backbone not in list_backbones():
         parser.error(f"--backbone {args.backbone}: not registered; use one of {', '.join(list_backbones())}")
     device = setup_device(args.device, args.threads)

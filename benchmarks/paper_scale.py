@@ -5,6 +5,7 @@ Not a script: ``bench_tsjt_step.py``, ``bench_memory.py`` and ``bench_projection
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -34,6 +35,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError(text)
+    return value
+
+
+def source_windows(text: str) -> int:
+    """An argparse type: the source windows of a step, at least one for each of the three sources."""
+    value = int(text)
+    if value < 3:
+        raise argparse.ArgumentTypeError(f"{text}: the three sources need at least one window each")
     return value
 
 

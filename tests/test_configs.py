@@ -53,3 +53,10 @@ def test_one_results_folder_spelled_two_ways_is_one_run_identity(tmp_path, monke
     absolute = experiment_config("synthetic", method="TargetOnly", ckpt_root=str(tmp_path / "checkpoints" / "suite"))
     dotted = experiment_config("synthetic", method="TargetOnly", ckpt_root="./checkpoints/../checkpoints/suite")
     assert relative.md5 == absolute.md5 == dotted.md5 and relative.ckpt_save_dir == absolute.ckpt_save_dir
+
+
+def test_a_gpu_runs_loader_pins_its_batches_and_a_cpu_runs_does_not():
+    from tsjt_basicts.config import experiment_config
+
+    cpu, gpu = (experiment_config("synthetic", method="TSJT-paper", gpus=gpus) for gpus in (None, "0"))
+    assert (cpu.train_data_pin_memory, gpu.train_data_pin_memory) == (False, True)

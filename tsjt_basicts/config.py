@@ -306,6 +306,7 @@ def experiment_config(
         val_batch_size=None,
         test_batch_size=None,
         train_data_shuffle=True,
+        train_data_pin_memory=gpus is not None,  # the step's source copies can then overlap the target pass
         test_interval=10**9,  # the test set is scored once, by eval after training
         callbacks=[EarlyStopping(training.patience)] if training.patience else [],
         gpus=gpus,

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import logging
 import math
 import sys
 from collections import defaultdict
@@ -48,9 +46,8 @@ from tsjt_basicts.errors import ConfigError, OneLineParser, check_output_folder,
 from tsjt_basicts.leaderboard_runs import RunKey, Setting, collect, run_key, variant_labels
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS
 from tsjt_basicts.readme_section import check_readme_section, write_readme_section
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES
+from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, read_wall_times
 
-logger = logging.getLogger(__name__)
 STEPS = ("step1", "step3", "step6", "avg")
 COLUMNS = tuple((metric, step) for metric in ("MAE", "RMSE") for step in STEPS)
 COMPUTE_KEYS = ("target_steps", "target_samples", "source_steps", "source_samples")
@@ -225,16 +222,8 @@ def render_extra(tables: dict[Setting, list[Row]], name: str) -> list[str]:
 
 def render_wall_times(path: Path) -> list[str]:
     """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
-    last: dict[tuple, dict] = {}  # a run logged twice (re-run after its result was removed) counts once
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            logger.warning("%s line %d is not JSON (a run killed while logging?); skipped", path, number)
-            continue
-        last[tuple(entry[key] for key in ("method", "backbone", "task", "seed", "budget"))] = entry
     runs: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for entry in last.values():
+    for entry in read_wall_times(path):
         label = entry["method"] if entry["backbone"] == "-" else f"{entry['method']} ({entry['backbone']})"
         runs[(label, entry["task"], entry["device"])].append(entry["seconds"])
     total = sum(sum(seconds) for seconds in runs.values())

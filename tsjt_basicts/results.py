@@ -79,6 +79,23 @@ def evaluation_result_file(ckpt_path: str) -> str:
     return f"test_metrics_{Path(resolved).stem}_{hashlib.sha1(resolved.encode()).hexdigest()[:8]}.json"
 
 
+def read_wall_times(path: Path) -> list[dict]:
+    """The entries of a suite's ``wall_times.jsonl``, one per run (method, backbone, task, seed, budget):
+    a run logged twice (re-run after its result was removed) keeps its last; lines that are not JSON
+    (a run killed while logging) are skipped with a warning. None there: an empty list."""
+    if not path.is_file():
+        return []
+    last: dict[tuple, dict] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            logger.warning("%s line %d is not JSON (a run killed while logging?); skipped", path, number)
+            continue
+        last[tuple(entry.get(key) for key in ("method", "backbone", "task", "seed", "budget"))] = entry
+    return list(last.values())
+
+
 def write_result(folder: str, record: dict, filename: str = RESULT_FILE) -> str:
     """Write ``record`` to ``folder/filename`` atomically; returns the path."""
     return str(write_text(Path(folder) / filename, json.dumps(record, indent=2)))

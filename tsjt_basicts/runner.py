@@ -17,8 +17,8 @@ run on a GPU here.
 
 On a GPU the step never waits on the host: the TSB diagnostics stay device tensors and are read,
 with the finite-parameter check, every ``log_every`` steps and at each epoch's end
-(:class:`CombinationLog`); the source sub-batches are copied to the device (pinned,
-non-blocking) as the step starts, so the copies overlap the target pass, and the cities' passes
+(:class:`CombinationLog`); the source sub-batches, pinned by the loader, are copied to the device
+(non-blocking) as the step starts, so the copies overlap the target pass, and the cities' passes
 follow one another without a sync (one forward/backward per city: their node counts differ;
 no CUDA streams, as concurrent backwards would race on the shared ``.grad``). ``autocast="bf16"``
 runs the training forwards under CUDA bfloat16 autocast (losses, gradients, TSB and validation
@@ -112,11 +112,11 @@ def take_gradients(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
 
 
 def copy_to_device(batches: list[dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
-    """Start the host-to-device copies of ``batches`` without waiting for them (pinned, non-blocking);
-    CPU batches are returned as they are."""
+    """Start the host-to-device copies of ``batches`` without waiting for them (non-blocking: a GPU
+    run's loader pins its batches in its own thread); CPU batches are returned as they are."""
     if device.type != "cuda":
         return batches
-    return [{key: value.pin_memory().to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
+    return [{key: value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
              for key, value in batch.items()} for batch in batches]
 
 

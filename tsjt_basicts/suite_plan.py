@@ -1,19 +1,18 @@
 """What a suite still has to run, and about how long: ``python run.py --suite S ... --plan``.
 
 The runs whose result file is missing are grouped per method and task; each group's time is
-estimated from the same results folder's ``wall_times.jsonl``: the median wall time of the same
+estimated from the same results folder's ``wall_times.jsonl`` (the last time of each run): the median wall time of the same
 method, backbone, task and budget, else of the same method, backbone and budget on any task
 (marked ``~``), else unknown. Nothing is trained.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from tsjt_basicts.data.task_spec import Task
-from tsjt_basicts.results import WALL_TIMES
+from tsjt_basicts.results import WALL_TIMES, read_wall_times
 from tsjt_basicts.suite import Entry, result_path
 
 Run = tuple[Entry, Task, int]
@@ -23,20 +22,6 @@ def missing_runs(runs: list[Run], budget: str, out_root: str, gpus: str | None =
     """The runs of ``runs`` whose result file does not exist under ``out_root``."""
     return [(entry, task, seed) for entry, task, seed in runs
             if not result_path(entry, task, seed, budget, out_root, gpus).is_file()]
-
-
-def wall_time_samples(out_root: str) -> list[dict]:
-    """The records of ``<out_root>/wall_times.jsonl`` (none when it is absent; unreadable lines skipped)."""
-    path = Path(out_root) / WALL_TIMES
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
 
 
 def estimate_seconds(samples: list[dict], entry: Entry, task: str, budget: str) -> tuple[float | None, bool]:
@@ -54,7 +39,7 @@ def estimate_seconds(samples: list[dict], entry: Entry, task: str, budget: str) 
 
 def render_plan(missing: list[Run], total: int, budget: str, out_root: str, jobs: int = 1) -> list[str]:
     """Markdown lines: the missing runs per method and task, their estimated time, and the total."""
-    samples = wall_time_samples(out_root)
+    samples = read_wall_times(Path(out_root) / WALL_TIMES)
     groups: dict[tuple[Entry, str], list[int]] = defaultdict(list)
     for entry, task, seed in missing:
         groups[(entry, task.name)].append(seed)

@@ -80,9 +80,6 @@ class DASTNetConfig(FineTuneSettings):
     target_domain: bool = setting(True, "the target's graph is a class of the domain classifier")
     lr: float = setting(1e-3, "Adam learning rate (pre-training and fine-tuning)", POSITIVE)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-
     def compute(self) -> dict[str, int]:
         """Optimizer steps and windows of each phase (source pre-training, target fine-tuning)."""
         return {"target_steps": self.finetune_steps, "target_samples": self.finetune_steps * self.batch_size,
