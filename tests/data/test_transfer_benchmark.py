@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from tsjt_basicts.data.tasks import TASKS, load_task
-from tsjt_basicts.data.transfer_benchmark import TRANSFER_TASKS, transfer_benchmark_cities
+from tsjt_basicts.data.synthetic import DEFAULT_TARGET, simulate_city, synthetic_specs
+from tsjt_basicts.data.transfer_benchmark import CONFLICTS, TRANSFER_TASKS, transfer_benchmark_cities
 
 
 def daily_profile(city) -> np.ndarray:
@@ -35,3 +36,27 @@ def test_the_benchmark_is_seeded_and_names_unknown_tasks():
     with pytest.raises(ValueError, match="unknown transfer-benchmark task"):
         transfer_benchmark_cities("synthetic-neutral")
     assert set(TRANSFER_TASKS) <= set(TASKS)
+
+
+def test_the_dynamics_conflict_sets_its_fields_on_top_of_harmfuls():
+    target = synthetic_specs()[DEFAULT_TARGET]
+    harmful = CONFLICTS["synthetic-harmful"].source_spec(target, "synthetic-a", 40, 7.0, 100)
+    dynamics = CONFLICTS["synthetic-harmful-dynamics"].source_spec(target, "synthetic-a", 40, 7.0, 100)
+    assert harmful.rush_shift_hours == dynamics.rush_shift_hours == target.rush_shift_hours + 12.0
+    assert harmful.spread_downstream and dynamics.spread_downstream
+    assert (harmful.persistence_minutes, dynamics.persistence_minutes) == (target.persistence_minutes, 180.0)
+    assert dynamics.breakdown_sharpness == 6.0 and dynamics.spread_lag_minutes == 40.0
+    helpful = CONFLICTS["synthetic-helpful"].source_spec(target, "synthetic-a", 40, 7.0, 100)
+    assert helpful.rush_shift_hours == target.rush_shift_hours and not helpful.spread_downstream
+
+
+def test_mirrored_sources_are_the_harmful_process_reflected_and_reversed():
+    target = synthetic_specs()[DEFAULT_TARGET]
+    spec = CONFLICTS["synthetic-mirrored"].source_spec(target, "synthetic-mirrored-source-1", 44, 14.0, 100)
+    plain = simulate_city(spec, 2).series[..., 0]
+    mirrored = transfer_benchmark_cities("synthetic-mirrored", 2)[1].series[..., 0][::-1]
+    seen = plain > 0
+    np.testing.assert_array_equal(mirrored > 0, seen)  # missing values stay missing, in reversed order
+    level = plain[seen].mean()
+    np.testing.assert_allclose(mirrored[seen], np.maximum(2 * level - plain[seen], 0.05 * level), rtol=1e-6)
+    assert np.corrcoef(plain[seen], mirrored[seen])[0, 1] < -0.99

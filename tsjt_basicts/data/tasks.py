@@ -20,6 +20,7 @@ from tsjt_basicts.data.digests import PAPER_GRAPHS, verify_file
 from tsjt_basicts.data.formats.generic import DATA_FILE, load_generic
 from tsjt_basicts.data.graphs import with_correlation_graph
 from tsjt_basicts.data.split import Protocol, check_sources, check_task_protocol, split_source
+from tsjt_basicts.data.transfer_benchmark import CONFLICTS, TRANSFER_TASKS, transfer_benchmark_cities
 from tsjt_basicts.data.task_spec import SPEC_EXAMPLE, Task, TaskRef, is_task_file, read_task_file, task_from_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,6 @@ SYNTHETIC_PAPER_PREFIX = "synthetic-paper-"
 SYNTHETIC_PAPER_CITIES = {SYNTHETIC_PAPER_PREFIX + city: city for city in PAPER_CITIES}
 
 SYNTHETIC_TASK = "synthetic"
-TRANSFER_TASKS = ("synthetic-helpful", "synthetic-harmful")  # tsjt_basicts.data.transfer_benchmark
 
 TASKS = {
     task.name: task
@@ -107,8 +107,7 @@ TASKS = {
             (),
             "synthetic cities of tsjt_basicts.data.synthetic; the first is the target",
         ),
-        Task("synthetic-helpful", "(generated)", (), "synthetic: sources share the target's generating process"),
-        Task("synthetic-harmful", "(generated)", (), "synthetic: sources follow a conflicting process"),
+        *(Task(name, "(generated)", (), f"synthetic: {conflict.description}") for name, conflict in CONFLICTS.items()),
     )
 }
 
@@ -243,8 +242,6 @@ def load_task(
 
         target, *sources = synthetic_cities(seed)
     elif task.name in TRANSFER_TASKS:
-        from tsjt_basicts.data.transfer_benchmark import transfer_benchmark_cities
-
         target, *sources = transfer_benchmark_cities(task.name, seed)
     else:
         root = task.data_root or data_root
