@@ -138,6 +138,21 @@ def test_overview_columns_of_one_target_in_two_settings_are_told_apart(tmp_path)
     assert "hangzhou-metro (real data, stgfsl protocol" in header and "hangzhou-metro (real data, strict protocol" in header
 
 
+def test_tasks_keeps_only_their_results_and_names_a_task_without_any(results, tmp_path, capsys):
+    (results / "wall_times.jsonl").write_text("".join(
+        json.dumps({"method": "HA", "backbone": "-", "task": task, "seed": 0, "budget": "cpu", "device": "cpu",
+                    "seconds": 2.0}) + "\n" for task in ("metro", "synthetic")))
+    markdown = board(["--root", str(results), "--out", str(tmp_path / "board"), "--tasks", "synthetic"])["md"]
+    header = next(line for line in markdown.read_text().splitlines() if line.startswith("| method |"))
+    assert "synthetic-shenzhen" in header and "hangzhou-metro" not in header
+    assert "| HA | synthetic | cpu | 1 |" in markdown.read_text()
+    assert "| HA | metro |" not in markdown.read_text()  # nor the other tasks' wall times
+    assert main(["--root", str(results), "--out", str(tmp_path / "b2"), "--tasks", "metro", "metr"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --tasks: no results of metr under {results}; its tasks are metro, synthetic")
+    assert not (tmp_path / "b2").exists()
+
+
 def test_one_target_in_two_tasks_is_told_apart_by_its_task(tmp_path):
     for task in ("synthetic-helpful", "synthetic-harmful"):
         write_record(tmp_path, "Joint", "GWN", 0, 1.6, rmse=2.0, kind="synthetic", task=task,

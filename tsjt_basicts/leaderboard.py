@@ -220,10 +220,13 @@ def render_extra(tables: dict[Setting, list[Row]], name: str) -> list[str]:
     return lines + [""]
 
 
-def render_wall_times(path: Path) -> list[str]:
-    """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl``, and the total."""
+def render_wall_times(path: Path, tasks: list[str] | None = None) -> list[str]:
+    """Seconds per run of each method x task x device from a suite's ``wall_times.jsonl`` (of ``tasks``
+    only, when given), and the total."""
     runs: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for entry in read_wall_times(path):
+        if tasks and entry["task"] not in tasks:
+            continue
         label = entry["method"] if entry["backbone"] == "-" else f"{entry['method']} ({entry['backbone']})"
         runs[(label, entry["task"], entry["device"])].append(entry["seconds"])
     total = sum(sum(seconds) for seconds in runs.values())
@@ -235,7 +238,7 @@ def render_wall_times(path: Path) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
+def render_markdown(tables: dict[Setting, list[Row]], root: str, tasks: list[str] | None = None) -> str:
     lines = [
         "# Leaderboard",
         "",
@@ -251,7 +254,7 @@ def render_markdown(tables: dict[Setting, list[Row]], root: str) -> str:
         lines += render_extra(tables, name)
     wall_times = Path(root) / WALL_TIMES
     if wall_times.is_file():
-        lines += render_wall_times(wall_times)
+        lines += render_wall_times(wall_times, tasks)
     return "\n".join(lines)
 
 
@@ -307,6 +310,7 @@ def command_line() -> OneLineParser:
     cli = OneLineParser(prog="python -m tsjt_basicts.leaderboard", description=__doc__.splitlines()[0])
     cli.add_argument("--root", default="checkpoints", help="folder searched recursively for result files")
     cli.add_argument("--out", default="results/leaderboard", help="folder of leaderboard.md / .csv / .png")
+    cli.add_argument("--tasks", nargs="+", default=None, help="only the results of these tasks (e.g. metro la-speed)")
     cli.add_argument("--paper", action="store_true", help="add the paper's reported TSJT (GWN) avg MAE rows")
     cli.add_argument("--readme", default=None, help="also write the overview into this Markdown file")
     cli.add_argument("--section", default="overview", help="name of the --readme markers")
@@ -329,13 +333,15 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
     if not records:
         raise ConfigError(f"no usable {RESULT_FILE} under {args.root}; run some experiments there first, or point "
                           "--root at the folder holding them")
+    if args.tasks:
+        records = of_tasks(records, args.tasks, args.root)
     tables = build_tables(records)
     if args.paper:
         add_paper_rows(tables)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"leaderboard.{kind}" for kind in ("md", "csv", "png")}
-    write_text(paths["md"], render_markdown(tables, args.root))
+    write_text(paths["md"], render_markdown(tables, args.root, args.tasks))
     write_atomically(paths["csv"], lambda partial: write_csv(tables, partial))
     plot(tables, paths["png"])
     curves = plot_task_curves(records, out, curve_labels(records))
@@ -345,6 +351,16 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
         write_readme_section(Path(args.readme), args.section, overview)
     print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, [*paths.values(), *curves]))}")
     return paths
+
+
+def of_tasks(records: list[dict], tasks: list[str], root: str) -> list[dict]:
+    """The records of ``tasks``; a task without one is an input mistake (a misspelt name shows nothing)."""
+    present = {record["task"] for record in records}
+    absent = [task for task in tasks if task not in present]
+    if absent:
+        raise ConfigError(f"--tasks: no results of {', '.join(absent)} under {root}; its tasks are "
+                          f"{', '.join(sorted(present))}")
+    return [record for record in records if record["task"] in tasks]
 
 
 def main(argv: list[str] | None = None) -> int:
