@@ -46,7 +46,9 @@ class SourceConflict:
     mirrored: bool = False
     time_reversed: bool = False
 
-    def source_spec(self, target: SyntheticCitySpec, name: str, nodes: int, days: float, offset: int) -> SyntheticCitySpec:
+    def source_spec(
+        self, target: SyntheticCitySpec, name: str, nodes: int, days: float, offset: int
+    ) -> SyntheticCitySpec:
         """The spec of one source city of this conflict with ``target``."""
         return replace(target, name=name, num_nodes=nodes, num_days=days, seed_offset=offset,
                        rush_shift_hours=target.rush_shift_hours + self.rush_shift_hours,
@@ -54,6 +56,8 @@ class SourceConflict:
 
     def transform(self, city: City) -> City:
         """The simulated source as this conflict presents it (mirrored, time-reversed)."""
+        if not (self.mirrored or self.time_reversed):
+            return city
         series = city.series.copy()
         if self.mirrored:
             values = series[..., 0]
@@ -62,7 +66,8 @@ class SourceConflict:
             values[seen] = np.maximum(2 * level - values[seen], MIRROR_FLOOR * level)
         if self.time_reversed:
             series = series[::-1].copy()
-        return replace(city, series=series) if self.mirrored or self.time_reversed else city
+        return replace(city, series=series)
+
 
 _HARMFUL = dict(rush_shift_hours=12.0, spread_downstream=True)
 CONFLICTS: dict[str, SourceConflict] = {
