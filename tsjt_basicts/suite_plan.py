@@ -1,9 +1,9 @@
 """What a suite still has to run, and about how long: ``python run.py --suite S ... --plan``.
 
 The runs whose result file is missing are grouped per method and task; each group's time is
-estimated from the same results folder's ``wall_times.jsonl`` (the last time of each run): the median wall time of the same
-method, backbone, task and budget, else of the same method, backbone and budget on any task
-(marked ``~``), else unknown. Nothing is trained.
+estimated from the same results folder's ``wall_times.jsonl`` (the last time of each run): the
+median wall time of the same method, backbone, task and budget, else of the same method, backbone
+and budget on any task (marked ``~``), else unknown. Nothing is trained.
 """
 from __future__ import annotations
 

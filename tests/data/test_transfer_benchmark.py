@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tsjt_basicts.data.tasks import TASKS, load_task
-from tsjt_basicts.data.synthetic import DEFAULT_TARGET, simulate_city, synthetic_specs
+from tsjt_basicts.data.synthetic import DEFAULT_TARGET, SPEED_FLOOR, simulate_city, synthetic_specs
 from tsjt_basicts.data.transfer_benchmark import CONFLICTS, TRANSFER_TASKS, transfer_benchmark_cities
 
 
@@ -58,5 +58,5 @@ def test_mirrored_sources_are_the_harmful_process_reflected_and_reversed():
     seen = plain > 0
     np.testing.assert_array_equal(mirrored > 0, seen)  # missing values stay missing, in reversed order
     level = plain[seen].mean()
-    np.testing.assert_allclose(mirrored[seen], np.maximum(2 * level - plain[seen], 0.05 * level), rtol=1e-6)
+    np.testing.assert_allclose(mirrored[seen], np.maximum(2 * level - plain[seen], SPEED_FLOOR * level), rtol=1e-6)
     assert np.corrcoef(plain[seen], mirrored[seen])[0, 1] < -0.99

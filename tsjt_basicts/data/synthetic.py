@@ -92,6 +92,7 @@ from tsjt_basicts.data.synthetic_processes import (
 Scale = Literal["demo", "paper"]
 SCALES: tuple[str, ...] = ("demo", "paper")
 DEFAULT_TARGET = "synthetic-shenzhen"
+SPEED_FLOOR = 0.05  # observed speeds are floored at this share of the mean: a value is never 0 (missing)
 
 # Folder of each city's real graph in the shared datasets (``<graph_dir>/<folder>/matrix.npy``).
 PAPER_GRAPH_FOLDERS = {
@@ -300,7 +301,7 @@ def simulate_city(spec: SyntheticCitySpec, seed: int = 0, adjacency: np.ndarray 
     raw *= free_flow.astype(f32)
     scale = f32(spec.std / raw.std(dtype=np.float64))
     speed = (raw - f32(raw.mean(dtype=np.float64))) * scale + f32(spec.mean)  # the city's level and scale
-    np.maximum(speed, f32(0.05 * spec.mean), out=speed)
+    np.maximum(speed, f32(SPEED_FLOOR * spec.mean), out=speed)
     speed[outage_mask(spec, rng_missing)] = 0.0  # failed sensors write 0, like the real speed files
 
     return City(

@@ -23,10 +23,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from tsjt_basicts.data.city import City
-from tsjt_basicts.data.synthetic import DEFAULT_TARGET, SyntheticCitySpec, simulate_city, synthetic_specs
+from tsjt_basicts.data.synthetic import (
+    DEFAULT_TARGET,
+    SPEED_FLOOR,
+    SyntheticCitySpec,
+    simulate_city,
+    synthetic_specs,
+)
 
 SOURCE_SIZES = ((44, 14.0), (64, 14.0), (36, 21.0))  # (nodes, days) of the three sources
-MIRROR_FLOOR = 0.05  # as the generator floors speeds at 5% of the mean, so a value is never 0 (missing)
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class SourceConflict:
             values = series[..., 0]
             seen = values > 0  # synthetic speeds write 0 where a sensor failed
             level = values[seen].mean()
-            values[seen] = np.maximum(2 * level - values[seen], MIRROR_FLOOR * level)
+            values[seen] = np.maximum(2 * level - values[seen], SPEED_FLOOR * level)
         if self.time_reversed:
             series = series[::-1].copy()
         return replace(city, series=series)
