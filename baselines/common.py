@@ -118,7 +118,7 @@ def evaluate(target: City, fit: Fit, meta: dict, protocol: Protocol, batch_size:
             positions = np.arange(first, min(first + batch_size, len(windows)))
             batch = windows.batch(positions)
             prediction = torch.from_numpy(forecast(windows.starts[positions]).astype(np.float32))
-            metrics.update(prediction, batch.targets, batch.mask)
+            metrics.update(prediction, batch.targets, batch.mask, windows.day_types(positions))
     return result_record(meta, windows, protocol.name, metrics, device="cpu")
 
 
@@ -203,7 +203,7 @@ def score_windows(windows: CityWindows, forecast: Callable[[Batch, np.ndarray], 
         positions = np.arange(first, min(first + batch_size, len(windows)))
         batch = windows.batch(positions)
         prediction = windows.scaler.inverse_transform(forecast(batch, positions))
-        metrics.update(prediction.cpu(), batch.targets.cpu(), batch.mask.cpu())
+        metrics.update(prediction.cpu(), batch.targets.cpu(), batch.mask.cpu(), windows.day_types(positions))
     return metrics
 
 

@@ -7,7 +7,7 @@ import torch
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.scaler import ZScore
 from tsjt_basicts.data.split import Protocol, StepRange
-from tsjt_basicts.data.windows import CityWindows
+from tsjt_basicts.data.windows import CityWindows, day_types
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 from tsjt_basicts.results import result_record
 
@@ -88,3 +88,30 @@ def test_a_test_range_with_no_observed_value_fails_instead_of_scoring_zero():
     acc.update(batch.targets, batch.targets, batch.mask)  # a perfect forecast of nothing
     with pytest.raises(DataError, match=r"city 'blank-end': every value of its test range \(steps 112-140"):
         result_record({"method": "HA"}, windows, "strict", acc, device="cpu")
+
+
+def test_day_types_follow_the_start_date_and_time_of_day():
+    # hourly, step 0 is a Friday 12:00: steps 0-11 Friday, 12-59 the weekend, 60 Monday 00:00
+    friday_noon = City("c", np.ones((80, 1)), np.eye(1), 60, 24, start_day_of_week=4, start_step_of_day=12)
+    types = day_types(friday_noon, np.array([0, 11, 12, 59, 60]))
+    assert types.tolist() == ["weekday", "weekday", "weekend", "weekend", "weekday"]
+    assert day_types(City("c", np.ones((80, 1)), np.eye(1), 60, 24), np.arange(3)) is None  # no date: no guess
+
+
+def test_metrics_by_day_type_are_the_metrics_of_each_part_alone():
+    rng = np.random.default_rng(1)
+    pred, true = (torch.from_numpy(rng.normal(size=(10, 6, 4))) for _ in range(2))
+    mask = torch.from_numpy(rng.random((10, 6, 4)) > 0.3)
+    labels = np.array(["weekday"] * 7 + ["weekend"] * 3)
+    grouped = MetricAccumulator(horizon=6)
+    grouped.update(pred[:4], true[:4], mask[:4], labels[:4])
+    grouped.update(pred[4:], true[4:], mask[4:], labels[4:])
+    report = grouped.report(interval_minutes=5)
+    whole = MetricAccumulator(horizon=6)
+    whole.update(pred, true, mask)
+    assert report["avg"] == pytest.approx(whole.report(5)["avg"])  # the overall metrics are unchanged
+    for name, rows in (("weekday", slice(0, 7)), ("weekend", slice(7, 10))):
+        alone = MetricAccumulator(horizon=6)
+        alone.update(pred[rows], true[rows], mask[rows])
+        assert report["by_day_type"][name] == pytest.approx({"windows": rows.stop - rows.start, **alone.average()})
+    assert "by_day_type" not in whole.report(5)  # no labels: no breakdown

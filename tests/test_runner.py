@@ -60,6 +60,8 @@ def test_tsjt_trains_writes_protocol_metrics_and_resumes(tmp_path):
     for key in ("step1", "step3", "step6", "avg"):
         assert all(math.isfinite(v) for v in result["metrics"][key].values())
     assert result["metrics"]["step6"]["minutes"] == 60
+    by_day_type = result["metrics"]["by_day_type"]  # the synthetic cities have a start date
+    assert sum(part["windows"] for part in by_day_type.values()) == result["test_windows"]
     assert result["metrics"]["avg"]["MAE"] < 0.7 * mean_forecast_mae(runner)  # it learned something
     assert result["prompt_graph_used"] and result["checkpoint"] == "NodePromptedModel_best_val_MAE.pt"
     assert result["resumed_from_epoch"] is None and not result["non_finite_metrics"]

@@ -8,6 +8,10 @@ A metric over no scored value (a horizon step whose targets are all missing; MAP
 that is zero throughout) is undefined: NaN in :meth:`MetricAccumulator.per_step`, ``None`` in the
 report, never 0. A model whose errors are not finite (it diverged) is named by
 :meth:`MetricAccumulator.non_finite`.
+
+Windows may carry a day type (``"weekday"`` / ``"weekend"`` of their first forecast step, where the
+city's start date is known): the report then adds each day type's average and window count, so a
+method's error on days like its few-shot days can be told from its error on days it never saw.
 """
 from __future__ import annotations
 
@@ -27,13 +31,23 @@ class MetricAccumulator:
     """Sums of errors per horizon step over any number of batches; ``[B, H, N]`` inputs."""
 
     def __init__(self, horizon: int):
+        self.windows = 0
+        self.by_day_type: dict[str, MetricAccumulator] = {}
         self.abs = np.zeros(horizon)
         self.sq = np.zeros(horizon)
         self.count = np.zeros(horizon)
         self.pct = np.zeros(horizon)
         self.pct_count = np.zeros(horizon)
 
-    def update(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> None:
+    def update(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+               day_types: np.ndarray | None = None) -> None:
+        """Add a batch of windows; ``day_types`` (one label per window, or None) also scores each type apart."""
+        if day_types is not None:
+            for day_type in np.unique(day_types):
+                rows = torch.from_numpy(np.asarray(day_types) == day_type).to(prediction.device)
+                part = self.by_day_type.setdefault(str(day_type), MetricAccumulator(len(self.count)))
+                part.update(prediction[rows], target[rows], mask[rows])
+        self.windows += prediction.shape[0]
         error = (prediction - target).double()
         mask = mask.double()
         nonzero = mask * (target != 0).double()
@@ -80,6 +94,11 @@ class MetricAccumulator:
                 report[f"step{step}"] = {"minutes": step * interval_minutes, **_pick(per_step, step - 1)}
         report["avg"] = {name: _number(value) for name, value in self.average().items()}
         report["per_step"] = {name: [_number(v) for v in values] for name, values in per_step.items()}
+        if self.by_day_type:
+            report["by_day_type"] = {
+                day_type: {"windows": part.windows, **{k: _number(v) for k, v in part.average().items()}}
+                for day_type, part in sorted(self.by_day_type.items())
+            }
         return report
 
 

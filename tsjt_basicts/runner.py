@@ -311,8 +311,13 @@ class TSJTRunner(BasicTSRunner):
         self.test_metrics = MetricAccumulator(self.cfg.output_len)
 
     def _save_results(self, batch_idx: int, batch_data: dict[str, Any]) -> None:
-        """Score every test batch by the shared protocol (in the city's units) instead of dumping it."""
-        self.test_metrics.update(batch_data["prediction"], batch_data["targets"], batch_data["targets_mask"])
+        """Score every test batch by the shared protocol (in the city's units) instead of dumping it; the
+        loader yields the test windows in order, ``eval_batch_size`` at a time, so ``batch_idx`` locates them."""
+        dataset = self.test_data_loader.dataset
+        first = batch_idx * dataset.eval_batch_size
+        positions = np.arange(first, first + batch_data["prediction"].shape[0])
+        self.test_metrics.update(batch_data["prediction"], batch_data["targets"], batch_data["targets_mask"],
+                                 dataset.target_windows.day_types(positions))
 
     def train_curve(self) -> list[list[float]]:
         """``[[step, mean training loss of the epoch ending there], ...]`` from ``train_curve.jsonl``."""

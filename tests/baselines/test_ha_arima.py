@@ -38,6 +38,17 @@ def test_ha_is_exact_on_a_daily_periodic_series():
     record = evaluate(periodic_city(), ha.fit_ha, META, PROTOCOL)
     assert record["metrics"]["avg"]["MAE"] == 0.0 and record["metrics"]["avg"]["RMSE"] == 0.0
     assert record["test_windows"] == 48 - PROTOCOL.window_len + 1
+    assert "by_day_type" not in record["metrics"]  # the start date is unknown: no day type is guessed
+
+
+def test_a_dated_city_is_also_scored_on_weekdays_and_weekends_apart():
+    record = evaluate(periodic_city(start_day_of_week=0), ha.fit_ha, META, PROTOCOL)  # days 8-9: Tue, Wed
+    assert record["metrics"]["by_day_type"] == {"weekday": {"windows": record["test_windows"], "MAE": 0.0,
+                                                            "RMSE": 0.0, "MAPE": 0.0}}
+    saturday_start = evaluate(periodic_city(start_day_of_week=5), ha.fit_ha, META, PROTOCOL)  # days 8-9: Sun, Mon
+    parts = saturday_start["metrics"]["by_day_type"]
+    assert set(parts) == {"weekday", "weekend"}
+    assert parts["weekday"]["windows"] + parts["weekend"]["windows"] == saturday_start["test_windows"]
 
 
 def test_ha_averages_observed_values_per_slot_with_node_and_global_fallbacks():

@@ -20,6 +20,7 @@ from tsjt_basicts.data.split import CitySplit, Protocol, StepRange, window_start
 
 NUM_INPUT_FEATURES = 3
 SourceAllocation = Literal["uniform", "size"]
+WEEKEND = (5, 6)  # Saturday, Sunday (0 = Monday)
 
 
 @dataclass
@@ -52,6 +53,14 @@ def time_features(city: City) -> np.ndarray:
     else:
         day_of_week = ((steps // city.steps_per_day + city.start_day_of_week) % 7) / 7.0
     return np.stack([time_of_day, day_of_week], axis=1).astype(np.float32)
+
+
+def day_types(city: City, steps: np.ndarray) -> np.ndarray | None:
+    """``"weekday"`` or ``"weekend"`` for each of ``steps``; None when the city's start date is unknown."""
+    if city.start_day_of_week is None:
+        return None
+    weekday = ((np.asarray(steps) + city.start_step_of_day) // city.steps_per_day + city.start_day_of_week) % 7
+    return np.where(np.isin(weekday, WEEKEND), "weekend", "weekday")
 
 
 def node_history(city: City, steps: StepRange) -> NodeHistory:
@@ -103,6 +112,10 @@ class CityWindows:
         past = starts[:, None] + torch.arange(self.input_len)
         future = starts[:, None] + self.input_len + torch.arange(self.output_len)
         return Batch(self.city.name, self.features[past], self.targets[future], self.mask[future])
+
+    def day_types(self, positions: np.ndarray) -> np.ndarray | None:
+        """The day type of each window's first forecast step (:func:`day_types`); None without a calendar."""
+        return day_types(self.city, self.starts[positions] + self.input_len)
 
 
 def city_windows(city: City, split: CitySplit, part: Literal["train", "val", "test"], protocol: Protocol) -> CityWindows:
