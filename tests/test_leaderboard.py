@@ -202,6 +202,21 @@ def test_each_methods_compute_is_listed(tmp_path):
     assert "| HA |" not in section
 
 
+def test_the_error_by_day_type_is_averaged_over_seeds_where_runs_report_it(tmp_path):
+    root = tmp_path / "checkpoints"
+    for seed, (weekday, weekend) in enumerate([(2.0, 4.0), (3.0, 5.0)]):
+        path = write_record(root, "TSJT", "GWN", seed, 3.0, rmse=4.0)
+        record = json.loads(open(path).read())
+        record["metrics"]["by_day_type"] = {"weekday": {"windows": 6, "MAE": weekday, "RMSE": 1.0, "MAPE": None},
+                                            "weekend": {"windows": 4, "MAE": weekend, "RMSE": 1.0, "MAPE": None}}
+        write_result(os.path.dirname(path), record)
+    write_record(root, "HA", "-", 0, 3.0, rmse=4.0)  # a record without the breakdown (undated, or older)
+    markdown = board(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
+    section = markdown.split("## Avg MAE by day type")[1]
+    assert "| TSJT (GWN) | hangzhou-metro (real) | 2.500 | 4.500 |" in section
+    assert "| HA |" not in section
+
+
 def test_a_cut_off_or_diverged_result_is_skipped_with_a_warning_naming_it(results, tmp_path, caplog):
     cut = results / "TPB_GWN" / "metro" / "strict_seed0" / "test_metrics.json"
     cut.parent.mkdir(parents=True)

@@ -13,15 +13,16 @@ lowest <u>underlined</u>. Writes ``leaderboard.md``, ``leaderboard.csv`` (one ro
 method x settings), ``leaderboard.png`` (avg MAE ± std) and
 ``curves_<task>.png`` (each method's training loss, mean over seeds).
 
-Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`) and every
-trained method its compute (optimizer steps and windows of each phase); the Markdown lists their
-means over seeds in tables of their own.
+Runs of NPM methods carry the prompt diagnostics (:mod:`tsjt_basicts.npm.diagnostics`), every
+trained method its compute (optimizer steps and windows of each phase), and every run of a dated
+target its avg MAE on weekday and weekend test windows; the Markdown lists their means over seeds
+in tables of their own.
 
 When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with the wall time of
 each method and task (seconds per run, mean over the runs logged) and the total.
 
-``--readme README.md --section NAME`` also writes the overview (and the NPM diagnostics, when
-there are any) between the markers ``<!-- leaderboard:NAME -->`` and ``<!-- /leaderboard:NAME -->``
+``--readme README.md --section NAME`` also writes the overview (and the NPM diagnostics and the
+error by day type, when there are any) between the markers ``<!-- leaderboard:NAME -->`` and ``<!-- /leaderboard:NAME -->``
 of that file, so a README table is regenerated from results, never typed.
 
 ``--paper`` adds the average MAE the TSJT paper (Table 2, AAAI 2025; ST-GFSL protocol) reports for
@@ -58,6 +59,8 @@ EXTRAS = {  # per-run numbers shown in tables of their own: field -> (title, key
                 COMPUTE_KEYS, "{:,.0f}"),
     "convergence": ("Convergence (training loss, z-scored MAE: its last value and its drop over the run's last "
                     "third, % of the last; mean over seeds)", ("final_loss", "drop_last_third_%"), "{:.3g}"),
+    "day_types": ("Avg MAE by day type (test windows whose first forecast step is on a weekday or a weekend day; "
+                  "targets of known start date; mean over seeds)", ("weekday_MAE", "weekend_MAE"), "{:.3f}"),
 }
 PAPER_TSJT_GWN_AVG_MAE = {"METR-LA": 3.38, "PEMS-BAY": 2.07, "Chengdu": 2.30, "Shenzhen": 2.15}
 Column = tuple[str, str]
@@ -92,9 +95,15 @@ def aggregate(key: RunKey, variant: str, runs: list[dict]) -> Row:
         method, backbone, tuple(sorted(run["seed"] for run in runs)), variant=variant, settings_digest=digest,
         mean={column: float(v.mean()) for column, v in values.items()},
         std={column: float(v.std(ddof=1)) if len(v) > 1 else math.nan for column, v in values.items()},
-        extras={name: means_of([{**run, "convergence": convergence(run.get("train_curve") or [])} for run in runs],
-                               name) for name in EXTRAS},
+        extras={name: means_of([derived_extras(run) for run in runs], name) for name in EXTRAS},
     )
+
+
+def derived_extras(run: dict) -> dict:
+    """``run`` plus the extras computed from it: its convergence and its avg MAE per day type."""
+    by_day_type = run["metrics"].get("by_day_type") or {}
+    return {**run, "convergence": convergence(run.get("train_curve") or []),
+            "day_types": {f"{day_type}_MAE": part.get("MAE") for day_type, part in by_day_type.items()}}
 
 
 def means_of(runs: list[dict], name: str) -> dict[str, float]:
@@ -346,7 +355,7 @@ def write_leaderboard(args: argparse.Namespace) -> dict[str, Path]:
     plot(tables, paths["png"])
     curves = plot_task_curves(records, out, curve_labels(records))
     if args.readme:
-        sections = render_overview(tables) + render_extra(tables, "diagnostics")
+        sections = render_overview(tables) + render_extra(tables, "diagnostics") + render_extra(tables, "day_types")
         overview = [line.replace("## ", "#### ", 1) for line in sections]
         write_readme_section(Path(args.readme), args.section, overview)
     print(f"{len(records)} results in {len(tables)} tables -> {', '.join(map(str, [*paths.values(), *curves]))}")
