@@ -5,10 +5,12 @@ import pytest
 
 from tsjt_basicts.analyses.__main__ import main as analyses_main
 from tsjt_basicts.analyses.sources import number_of_sources, source_subsets
+from tsjt_basicts.config import PAPER_RATIO
 from tsjt_basicts.data.formats.generic import save_generic
 from tsjt_basicts.data.synthetic import synthetic_cities
 from tsjt_basicts.data.task_spec import Task
 from tsjt_basicts.data.tasks import resolve_task
+from tsjt_basicts.results import write_result
 from tsjt_basicts.suite import SUITES, run_suite
 
 
@@ -70,3 +72,39 @@ def test_analysis_mistakes_are_one_line(argv, expected, capsys, tmp_path):
 def test_an_empty_results_folder_says_which_suite_to_run(tmp_path, capsys):
     assert analyses_main(["--suite", "sources", "--root", str(tmp_path)]) == 2
     assert "no result of the sources suite" in capsys.readouterr().err
+
+
+def sweep_record(method: str, seed: int, ratio: float | None, test: float, weekday: float, weekend: float,
+                 **more) -> dict:
+    """A result record as the runner writes it, with the fields the source-ratio sweep reads."""
+    by_day_type = {"weekday": {"windows": 3, "MAE": weekday}, "weekend": {"windows": 7, "MAE": weekend}}
+    metrics = {step: {"MAE": test, "RMSE": test + 1} for step in ("step1", "step3", "step6", "avg")}
+    return {"method": method, "backbone": "GWN", "task": "synthetic-harmful", "seed": seed, "target": "t",
+            "data_kind": "synthetic", "protocol": "strict", "interval_minutes": 10, "training": {"source_ratio": ratio},
+            "selection": {"val_MAE": test / 2}, "metrics": {**metrics, "by_day_type": by_day_type}, **more}
+
+
+def test_the_source_ratio_sweep_tables_every_ratio_by_day_type_and_the_choice(tmp_path):
+    for seed in range(2):
+        runs = {
+            "0": sweep_record("TSJT", seed, 0.0, 2.0, 1.0, 3.0 + seed, grid_candidate=True),
+            "paper": sweep_record("TSJT-paper", seed, PAPER_RATIO, 1.9, 1.1, 2.9),
+            "1": sweep_record("TSJT", seed, 1.0, 1.5, 1.4, 1.6, grid_candidate=True),
+            "grid": sweep_record("TSJT", seed, 0.0, 2.0, 1.0, 3.0 + seed,
+                                 source_ratio_grid={"ratios": [0.0, 0.005, 1.0], "chosen": 0.0}),
+            "joint": sweep_record("Joint", seed, 1.0, 1.6, 1.5, 1.7),
+            "reptile": sweep_record("Reptile", seed, None, 9.0, 9.0, 9.0),  # not part of the sweep
+        }
+        for folder, record in runs.items():
+            write_result(str(tmp_path / folder / f"seed{seed}"), record)
+    assert analyses_main(["--suite", "transfer", "--root", str(tmp_path)]) == 0
+    table = (tmp_path / "leaderboard" / "transfer.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| ") and "---" not in line}
+    assert list(rows) == ["run", "TSJT at ratio 0", "TSJT at ratio 0.005", "TSJT at ratio 1", "TSJT (grid's choice)",
+                          "Joint"]
+    assert rows["TSJT at ratio 0"] == ["1.000 ± 0.000 (2)", "2.000 ± 0.000 (2)", "1.000 ± 0.000 (2)",
+                                       "3.500 ± 0.707 (2)"]
+    assert rows["TSJT at ratio 1"][3] == "1.600 ± 0.000 (2)"
+    assert "Chosen ratio per seed: seed 0: 0, seed 1: 0" in table
+    assert (tmp_path / "leaderboard" / "transfer.png").stat().st_size > 0

@@ -5,6 +5,8 @@
 * ``bank-size`` (Fig. 4): error and cost against the size K of the prompt bank
   (:mod:`~tsjt_basicts.analyses.bank_size`);
 * ``sources`` (Fig. 5): error against the number of source cities (:mod:`~tsjt_basicts.analyses.sources`).
+* ``transfer``: error against the source ratio, on weekdays and weekends, wherever a ``TSJT`` grid ran
+  (:mod:`~tsjt_basicts.analyses.transfer`).
 
 An analysis registers itself with ``@register_analysis(suite)``: ``write(root, out) -> [paths]`` reads
 the result files under ``root`` and writes ``<suite>.md`` and ``<suite>.png`` into ``out``.
