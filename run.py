@@ -265,9 +265,10 @@ def format_result(result: dict, path: str) -> str:
         f"[{result['data_kind']} data, {result['protocol']} protocol, seed {result['seed']}]",
         f"{'horizon':>14}  {'MAE':>8}  {'RMSE':>8}  {'MAPE%':>8}",
     ]
-    for key, values in result["metrics"].items():
-        if key == "per_step":
-            continue
+    metrics = result["metrics"]
+    rows = {key: values for key, values in metrics.items() if key not in ("per_step", "by_day_type")}
+    rows.update({f"{day_type} ({part['windows']} w.)": part for day_type, part in metrics.get("by_day_type", {}).items()})
+    for key, values in rows.items():
         label = f"{key} ({values['minutes']} min)" if "minutes" in values else key
         cells = [number(values["MAE"], 8, 3), number(values["RMSE"], 8, 3), number(values["MAPE"], 8, 2)]
         lines.append(f"{label:>14}  " + "  ".join(cells))

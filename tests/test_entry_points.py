@@ -255,6 +255,8 @@ def test_ckpt_prints_and_keeps_the_evaluated_checkpoints_own_metrics(checkpoints
         out = capsys.readouterr().out
         result = run_folder / evaluation_result_file(str(path))
         assert f"saved to {result}" in out and f"checkpoint {path.resolve()}" in out
+        parts = json.loads(result.read_text())["metrics"]["by_day_type"]  # the synthetic target is dated
+        assert all(f"{day_type} ({part['windows']} w.)" in out for day_type, part in parts.items())
         shown.append(json.loads(result.read_text()))
     assert evaluation_result_file(str(paths[0])) != evaluation_result_file(str(paths[1]))  # one name, two files
     assert shown[0]["metrics"]["avg"]["MAE"] != shown[1]["metrics"]["avg"]["MAE"]
