@@ -263,15 +263,16 @@ def format_result(result: dict, path: str) -> str:
     lines = [
         f"{name} on {result['target']} "
         f"[{result['data_kind']} data, {result['protocol']} protocol, seed {result['seed']}]",
-        f"{'horizon':>14}  {'MAE':>8}  {'RMSE':>8}  {'MAPE%':>8}",
+        f"{'horizon':>18}  {'MAE':>8}  {'RMSE':>8}  {'MAPE%':>8}",
     ]
     metrics = result["metrics"]
     rows = {key: values for key, values in metrics.items() if key not in ("per_step", "by_day_type")}
-    rows.update({f"{day_type} ({part['windows']} w.)": part for day_type, part in metrics.get("by_day_type", {}).items()})
+    for day_type, part in metrics.get("by_day_type", {}).items():
+        rows[f"{day_type} ({part['windows']} w.)"] = part
     for key, values in rows.items():
         label = f"{key} ({values['minutes']} min)" if "minutes" in values else key
         cells = [number(values["MAE"], 8, 3), number(values["RMSE"], 8, 3), number(values["MAPE"], 8, 2)]
-        lines.append(f"{label:>14}  " + "  ".join(cells))
+        lines.append(f"{label:>18}  " + "  ".join(cells))
     if result.get("checkpoint_path"):
         lines.append(f"checkpoint {result['checkpoint_path']}")
     lines.append(f"saved to {path}")

@@ -256,6 +256,7 @@ def test_ckpt_prints_and_keeps_the_evaluated_checkpoints_own_metrics(checkpoints
         result = run_folder / evaluation_result_file(str(path))
         assert f"saved to {result}" in out and f"checkpoint {path.resolve()}" in out
         parts = json.loads(result.read_text())["metrics"]["by_day_type"]  # the synthetic target is dated
+        assert set(parts) == {"weekday", "weekend"}  # its test range: Friday to Sunday
         assert all(f"{day_type} ({part['windows']} w.)" in out for day_type, part in parts.items())
         shown.append(json.loads(result.read_text()))
     assert evaluation_result_file(str(paths[0])) != evaluation_result_file(str(paths[1]))  # one name, two files

@@ -211,10 +211,15 @@ def test_the_error_by_day_type_is_averaged_over_seeds_where_runs_report_it(tmp_p
                                             "weekend": {"windows": 4, "MAE": weekend, "RMSE": 1.0, "MAPE": None}}
         write_result(os.path.dirname(path), record)
     write_record(root, "HA", "-", 0, 3.0, rmse=4.0)  # a record without the breakdown (undated, or older)
+    with_split = write_record(root, "Joint", "GWN", 0, 3.0, rmse=4.0)
+    record = json.loads(open(with_split).read())
+    record["metrics"]["by_day_type"] = {"weekday": {"windows": 6, "MAE": 1.0}}
+    write_result(os.path.dirname(with_split), record)
+    write_record(root, "Joint", "GWN", 1, 3.0, rmse=4.0)  # its second seed was never split
     markdown = board(["--root", str(root), "--out", str(tmp_path / "board")])["md"].read_text()
     section = markdown.split("## Avg MAE by day type")[1]
     assert "| TSJT (GWN) | hangzhou-metro (real) | 2.500 | 4.500 |" in section
-    assert "| HA |" not in section
+    assert "| HA |" not in section and "| Joint (GWN) |" not in section  # never a mean over fewer seeds
 
 
 def test_a_cut_off_or_diverged_result_is_skipped_with_a_warning_naming_it(results, tmp_path, caplog):

@@ -7,7 +7,7 @@ import torch
 from tsjt_basicts.data.city import City, DataError
 from tsjt_basicts.data.scaler import ZScore
 from tsjt_basicts.data.split import Protocol, StepRange
-from tsjt_basicts.data.windows import CityWindows, day_types
+from tsjt_basicts.data.windows import CityWindows, day_types, time_features
 from tsjt_basicts.metrics import MetricAccumulator, masked_mae_loss
 from tsjt_basicts.results import result_record
 
@@ -96,6 +96,13 @@ def test_day_types_follow_the_start_date_and_time_of_day():
     types = day_types(friday_noon, np.array([0, 11, 12, 59, 60]))
     assert types.tolist() == ["weekday", "weekday", "weekend", "weekend", "weekday"]
     assert day_types(City("c", np.ones((80, 1)), np.eye(1), 60, 24), np.arange(3)) is None  # no date: no guess
+
+
+def test_day_types_agree_with_the_models_day_of_week_feature():
+    city = City("c", np.ones((400, 1)), np.eye(1), 30, 48, start_day_of_week=2, start_step_of_day=31)
+    weekday = np.rint(time_features(city)[:, 1] * 7)  # the input channel, over more than a week
+    expected = np.where(weekday >= 5, "weekend", "weekday")
+    assert (day_types(city, np.arange(city.num_steps)) == expected).all()
 
 
 def test_metrics_by_day_type_are_the_metrics_of_each_part_alone():

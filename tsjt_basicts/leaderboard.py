@@ -22,8 +22,8 @@ When the folder holds the suite's ``wall_times.jsonl``, the Markdown ends with t
 each method and task (seconds per run, mean over the runs logged) and the total.
 
 ``--readme README.md --section NAME`` also writes the overview (and the NPM diagnostics and the
-error by day type, when there are any) between the markers ``<!-- leaderboard:NAME -->`` and ``<!-- /leaderboard:NAME -->``
-of that file, so a README table is regenerated from results, never typed.
+error by day type, when there are any) between the markers ``<!-- leaderboard:NAME -->`` and
+``<!-- /leaderboard:NAME -->`` of that file, so a README table is regenerated from results, never typed.
 
 ``--paper`` adds the average MAE the TSJT paper (Table 2, AAAI 2025; ST-GFSL protocol) reports for
 TSJT (GWN) as a separate "paper-reported" row under the real-data tables of its four cities; such
@@ -107,13 +107,14 @@ def derived_extras(run: dict) -> dict:
 
 
 def means_of(runs: list[dict], name: str) -> dict[str, float]:
-    """Mean over seeds of each number the runs report under ``name`` (e.g. the NPM diagnostics)."""
+    """Mean over seeds of each number every run reports under ``name`` (e.g. the NPM diagnostics); a
+    number some seeds lack (runs scored before it existed) is left out rather than averaged over fewer."""
     values = defaultdict(list)
     for run in runs:
         for key, value in (run.get(name) or {}).items():
             if value is not None:
                 values[key].append(value)
-    return {key: float(np.mean(found)) for key, found in values.items()}
+    return {key: float(np.mean(found)) for key, found in values.items() if len(found) == len(runs)}
 
 
 def build_tables(records: list[dict]) -> dict[Setting, list[Row]]:

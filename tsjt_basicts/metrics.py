@@ -41,7 +41,8 @@ class MetricAccumulator:
 
     def update(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                day_types: np.ndarray | None = None) -> None:
-        """Add a batch of windows; ``day_types`` (one label per window, or None) also scores each type apart."""
+        """Add a batch of windows; ``day_types`` (one label per window, or None) also scores each type apart.
+        Give labels with every batch or with none, so that the parts add up to the whole."""
         if day_types is not None:
             for day_type in np.unique(day_types):
                 rows = torch.from_numpy(np.asarray(day_types) == day_type).to(prediction.device)

@@ -7,8 +7,10 @@ first forecast step falls on a weekday, or on a weekend day) get the split from 
 checkpoint. The split is added to a run's ``test_metrics.json`` only when the re-evaluation reproduces
 the avg MAE and RMSE it recorded (the same model, data and scoring); a run that does not is left as it
 was and named. A source-ratio grid's result takes its chosen candidate's split. Runs without a result
-or checkpoint (e.g. every baseline: they keep none) and targets of unknown start date are skipped and
-counted. The re-evaluation's own ``test_metrics_<checkpoint>_<digest>.json`` stays beside the run.
+or checkpoint (e.g. every baseline: they keep none) and targets of unknown start date are skipped
+(nothing is evaluated) and counted. The re-evaluation's own ``test_metrics_<checkpoint>_<digest>.json``
+stays beside the run. Give the options the suite ran with (``--gpus`` too: it is part of a run's
+identity); a selection without a finished run is one error line.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from tsjt_basicts.config import METHODS, experiment_config
-from tsjt_basicts.errors import OneLineParser, run_command
+from tsjt_basicts.errors import ConfigError, OneLineParser, run_command
 from tsjt_basicts.results import RESULT_FILE, write_result
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,13 @@ def rescore_run(cfg) -> str:
         logger.error("%s: re-evaluation gives avg MAE %s against the recorded %s; left as it was", path,
                      evaluated["avg"]["MAE"], record["metrics"]["avg"]["MAE"])
         return "not reproduced"
-    write_result(str(path.parent), {**record, "metrics": {**record["metrics"], "by_day_type": evaluated["by_day_type"]}})
+    write_result(str(path.parent), with_split(record, evaluated["by_day_type"]))
     return "split added"
+
+
+def with_split(record: dict, by_day_type: dict) -> dict:
+    """``record`` with ``by_day_type`` added to its metrics."""
+    return {**record, "metrics": {**record["metrics"], "by_day_type": by_day_type}}
 
 
 def rescore_grid(experiment: dict) -> list[str]:
@@ -76,13 +83,14 @@ def rescore_grid(experiment: dict) -> list[str]:
     chosen = next((c for c in candidates if c.get("checkpoint_path") == record.get("checkpoint_path")), None)
     if chosen is None or "by_day_type" not in chosen["metrics"]:
         return [*outcomes, "choice not split"]
-    write_result(str(path.parent), {**record, "metrics": {**record["metrics"],
-                                                          "by_day_type": chosen["metrics"]["by_day_type"]}})
+    write_result(str(path.parent), with_split(record, chosen["metrics"]["by_day_type"]))
     return [*outcomes, "split added"]
 
 
 def rescore_suite(args: argparse.Namespace) -> Counter:
     """Rescore every gradient-trained run of the suite ``args`` name; the count of each outcome."""
+    from tsjt_basicts.data.split import Protocol
+    from tsjt_basicts.engine.dataset import cached_task
     from tsjt_basicts.grid import uses_ratio_grid
     from tsjt_basicts.suite import check_suite_options, default_out_root, gradient_experiment, suite_runs
 
@@ -92,10 +100,15 @@ def rescore_suite(args: argparse.Namespace) -> Counter:
     for entry, task, seed in suite_runs(args.suite, args.seeds, args.tasks, args.methods):
         if entry.method not in METHODS:
             outcomes["baseline (no checkpoint)"] += 1
-            continue
-        experiment = gradient_experiment(entry, task, seed, args.budget, out_root, None)
-        found = rescore_grid(experiment) if uses_ratio_grid(experiment) else [rescore_run(experiment_config(**experiment))]
-        outcomes.update(found)
+        elif cached_task(task, None, 0, Protocol()).target.start_day_of_week is None:
+            outcomes["undated target"] += 1
+        else:
+            experiment = gradient_experiment(entry, task, seed, args.budget, out_root, args.gpus)
+            grid = uses_ratio_grid(experiment)
+            outcomes.update(rescore_grid(experiment) if grid else [rescore_run(experiment_config(**experiment))])
+    if set(outcomes) <= {"no result", "baseline (no checkpoint)"}:
+        raise ConfigError(f"no finished gradient-trained run of suite {args.suite!r} under {out_root}; give the "
+                          "suite's --out-root, --budget, --seeds and --gpus as it ran")
     return outcomes
 
 
@@ -108,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--tasks", nargs="+", default=None, help="only these tasks")
     cli.add_argument("--methods", nargs="+", default=None, help="only these methods (e.g. TSJT_GWN)")
     cli.add_argument("--out-root", default=None, help="the suite's results folder (default checkpoints/suite-<budget>)")
+    cli.add_argument("--gpus", default=None, help="the suite's --gpus (part of a run's identity); evaluates there")
     cli.add_argument("--debug", action="store_true", help="show the traceback of a user error")
 
     def rescore(args: argparse.Namespace) -> int:

@@ -316,6 +316,9 @@ class TSJTRunner(BasicTSRunner):
         dataset = self.test_data_loader.dataset
         first = batch_idx * dataset.eval_batch_size
         positions = np.arange(first, first + batch_data["prediction"].shape[0])
+        if positions[-1] >= len(dataset.target_windows):
+            raise RuntimeError(f"test batch {batch_idx} lies beyond the {len(dataset.target_windows)} test windows: "
+                               "the test loader must yield the dataset's batches in order")
         self.test_metrics.update(batch_data["prediction"], batch_data["targets"], batch_data["targets_mask"],
                                  dataset.target_windows.day_types(positions))
 

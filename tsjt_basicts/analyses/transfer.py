@@ -10,6 +10,7 @@ grid chose. The figure plots the test MAE against the ratio, one panel per task.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -19,17 +20,20 @@ from tsjt_basicts.analyses.common import cell, mean_std, no_results
 from tsjt_basicts.atomic import write_text
 from tsjt_basicts.curves import pyplot, save_figure
 from tsjt_basicts.errors import ConfigError
+from tsjt_basicts.config import PAPER_RATIO
 from tsjt_basicts.grid import SOURCE_RATIO_GRID, fixed_ratio_twin
+from tsjt_basicts.leaderboard_runs import Setting
 from tsjt_basicts.results import RESULT_FILE, usable_results
 
 GRID_METHOD = "TSJT"
 REFERENCES = ("Joint", "TargetOnly")
 CHOICE = "TSJT (grid's choice)"
 COLUMNS = ("validation", "test", "test, weekdays", "test, weekends")
-Sweep = dict[tuple[str, str], dict[str, list[dict]]]  # (task, backbone) -> row label -> records
+Sweep = dict[tuple[Setting, str, str], dict[str, list[dict]]]  # (setting, backbone, budget) -> row -> records
 
 
 def ratio_label(ratio: float) -> str:
+    """The row of the grid's run at ``ratio`` (the paper's 0.004999... shows as 0.005)."""
     return f"TSJT at ratio {ratio:g}"
 
 
@@ -44,15 +48,21 @@ def row_label(record: dict) -> str | None:
 
 
 def sweep(root: Path) -> Sweep:
-    """Every sweep record under ``root``, by task and backbone; only where a grid's choice was written."""
+    """Every sweep record under ``root``, by setting (task, protocol, data), backbone and budget; the
+    newest file of a run counts once; only groups where a grid's choice was written."""
     if not root.is_dir():
         raise ConfigError(f"--root {root} is not a folder of results; give the suite's --out-root")
-    found: Sweep = defaultdict(lambda: defaultdict(list))
-    for _, record in usable_results(sorted(root.rglob(RESULT_FILE))):
+    newest: dict[tuple, dict] = {}
+    for path, record in usable_results(sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime)):
         label = row_label(record)
         if label is not None:
-            found[(record["task"], record.get("backbone", "-"))][label].append(record)
-    return {key: dict(rows) for key, rows in sorted(found.items()) if CHOICE in rows}
+            budget = json.dumps(record.get("budget"), sort_keys=True)
+            newest[(Setting.of(record), record.get("backbone", "-"), budget, label, record["seed"])] = record
+    found: Sweep = defaultdict(lambda: defaultdict(list))
+    for (*group, label, _), record in newest.items():
+        found[tuple(group)][label].append(record)
+    return {group: dict(rows) for group, rows in sorted(found.items(), key=lambda item: str(item[0]))
+            if CHOICE in rows}
 
 
 def column_mae(record: dict, column: str) -> float:
@@ -68,8 +78,9 @@ def column_mae(record: dict, column: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def values(records: list[dict], column: str) -> list[float]:
-    return [column_mae(record, column) for record in records]
+def finite_maes(records: list[dict], column: str) -> list[float]:
+    """The column's MAE of each record that has one."""
+    return [mae for mae in (column_mae(record, column) for record in records) if math.isfinite(mae)]
 
 
 def ordered(rows: dict[str, list[dict]]) -> list[str]:
@@ -78,11 +89,12 @@ def ordered(rows: dict[str, list[dict]]) -> list[str]:
     return [label for label in (*ratios, CHOICE, *REFERENCES) if label in rows]
 
 
-def table(task: str, backbone: str, rows: dict[str, list[dict]]) -> str:
-    lines = [f"### {task} ({backbone})", "", "| run | " + " | ".join(f"{c} MAE" for c in COLUMNS) + " |",
-             "|---|" + "---:|" * len(COLUMNS)]
+def table(setting: Setting, backbone: str, rows: dict[str, list[dict]]) -> str:
+    """One group's Markdown table (cells: mean ± std (seeds that have the value)) and the grid's choices."""
+    lines = [f"### {setting.task} ({backbone}; {setting.section})", "",
+             "| run | " + " | ".join(f"{c} MAE" for c in COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
     for label in ordered(rows):
-        cells = [cell(vs, 3) if any(map(math.isfinite, vs := values(rows[label], c))) else "–" for c in COLUMNS]
+        cells = [cell(maes, 3) if (maes := finite_maes(rows[label], c)) else "–" for c in COLUMNS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     choices = sorted((r["seed"], r["source_ratio_grid"]["chosen"]) for r in rows[CHOICE])
     lines += ["", "Chosen ratio per seed: " + ", ".join(f"seed {seed}: {ratio:g}" for seed, ratio in choices), ""]
@@ -94,19 +106,20 @@ def figure(found: Sweep, path: Path) -> Path:
     references as horizontal lines."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(found), figsize=(4.2 * len(found), 3.4), squeeze=False)
-    for ax, ((task, backbone), rows) in zip(axes[0], found.items()):
+    for ax, ((setting, backbone, _), rows) in zip(axes[0], found.items()):
         ratios = [r for r in SOURCE_RATIO_GRID if ratio_label(r) in rows]
         for column, style in zip(COLUMNS[1:], ("-o", "--s", ":^")):
-            means = [mean_std(values(rows[ratio_label(r)], column))[0] for r in ratios]
+            means = [mean_std(finite_maes(rows[ratio_label(r)], column))[0] for r in ratios]
             if any(map(math.isfinite, means)):
                 ax.plot(ratios, means, style, label=f"TSJT, {column}")
         for reference, color in zip(REFERENCES, ("tab:gray", "tab:red")):
             if reference in rows:
-                ax.axhline(mean_std(values(rows[reference], "test"))[0], color=color, lw=0.8, label=f"{reference}, test")
-        ax.set_xscale("symlog", linthresh=0.005)
+                mean = mean_std(finite_maes(rows[reference], "test"))[0]
+                ax.axhline(mean, color=color, lw=0.8, label=f"{reference}, test")
+        ax.set_xscale("symlog", linthresh=PAPER_RATIO)
         ax.set_xlabel("source ratio gamma2 / gamma1")
         ax.set_ylabel("avg MAE")
-        ax.set_title(f"{task} ({backbone})", fontsize="small")
+        ax.set_title(f"{setting.task} ({backbone})", fontsize="small")
     axes[0][0].legend(fontsize="x-small")
     return save_figure(fig, path)
 
@@ -120,5 +133,5 @@ def write(root: Path, out: Path) -> list[Path]:
     text = ("# Source-ratio sweep\n\nAvg MAE over the 6 horizons, mean ± std (seeds), in the city's units; from "
             f"`{root}`. Validation: the last few-shot half-day that chooses the grid's ratio. Weekdays / weekends: "
             "test windows whose first forecast step falls on one (targets of known start date).\n\n"
-            + "\n".join(table(task, backbone, rows) for (task, backbone), rows in found.items()))
+            + "\n".join(table(setting, backbone, rows) for (setting, backbone, _), rows in found.items()))
     return [write_text(out / "transfer.md", text), figure(found, out / "transfer.png")]
