@@ -60,3 +60,20 @@ def test_mirrored_sources_are_the_harmful_process_reflected_and_reversed():
     level = plain[seen].mean()
     np.testing.assert_allclose(mirrored[seen], np.maximum(2 * level - plain[seen], SPEED_FLOOR * level), rtol=1e-6)
     assert np.corrcoef(plain[seen], mirrored[seen])[0, 1] < -0.99
+
+
+def weekend_afternoon_ratio(city) -> float:
+    """Mean observed value on weekend afternoons (12:00-17:00) over the city's mean: its weekend dip."""
+    values = np.where(city.valid_mask(), city.series[..., 0], np.nan)
+    steps = np.arange(city.num_steps) + city.start_step_of_day
+    hour = (steps % city.steps_per_day) * city.interval_minutes / 60
+    weekday = (steps // city.steps_per_day + city.start_day_of_week) % 7
+    afternoon = (weekday >= 5) & (hour >= 12) & (hour < 17)
+    return float(np.nanmean(values[afternoon]) / np.nanmean(values))
+
+
+def test_weekend_conflict_sources_keep_the_targets_weekdays_and_congest_their_weekends():
+    target, sources = load_task("synthetic-harmful-weekend")
+    for source in sources:
+        assert np.corrcoef(daily_profile(target), daily_profile(source))[0, 1] > 0.95  # the same rush hours
+        assert weekend_afternoon_ratio(source) < weekend_afternoon_ratio(target) - 0.2  # a deep weekend dip

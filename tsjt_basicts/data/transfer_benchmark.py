@@ -13,6 +13,9 @@ target as their :class:`SourceConflict` says (:data:`CONFLICTS`, one per task):
   sudden breakdowns (Hill exponent 6 against 1.5) spreading with a 40-minute lag (against 10);
 * ``synthetic-mirrored``: as harmful, then each source's values mirrored about their mean (a drop
   becomes a rise, as between speed and volume) and played backwards in time.
+* ``synthetic-harmful-weekend``: the target's process, but weekends as congested as 1.5 weekday rushes
+  (the target's: 0.35). The target's few-shot days are weekdays and most of its test range is a
+  weekend, so the sources conflict exactly where they are the only information.
 
 All cities are synthetic (``kind="synthetic"``, names starting with ``synthetic-``).
 """
@@ -84,6 +87,9 @@ CONFLICTS: dict[str, SourceConflict] = {
     ),
     "synthetic-mirrored": SourceConflict(
         "as harmful, with the sources' values mirrored and time-reversed", **_HARMFUL, mirrored=True, time_reversed=True
+    ),
+    "synthetic-harmful-weekend": SourceConflict(
+        "the target's weekdays, weekends congested like 1.5 weekday rushes", dynamics=(("weekend_weight", 1.5),)
     ),
 }
 TRANSFER_TASKS: tuple[str, ...] = tuple(CONFLICTS)
