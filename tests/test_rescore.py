@@ -1,7 +1,6 @@
 """The day-type split of the test metrics, from the runner and added to finished runs by rescoring."""
 import json
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,14 +9,12 @@ from tsjt_basicts.config import BUDGETS, Budget, Training, experiment_config
 from tsjt_basicts.grid import SOURCE_RATIO_GRID, candidate_config, grid_result_path
 from tsjt_basicts.launcher import launch_training
 from tsjt_basicts.rescore import main as rescore_main, rescore_grid, rescore_run
-from tsjt_basicts.results import write_result
+from tsjt_basicts.results import config_result_path, write_result
 
 TINY_GWN = dict(residual_channels=8, dilation_channels=8, skip_channels=16, end_channels=16, blocks=2)
 SMALL_EVAL_BATCHES = Budget(steps=6, steps_per_epoch=3, target_batch=16, source_batch=8, eval_batch_size=50)
 
 
-def result_path(cfg) -> Path:
-    return Path(cfg.ckpt_save_dir) / cfg.md5 / "test_metrics.json"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +29,7 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_the_runner_splits_its_test_windows_by_the_day_type_of_their_forecast(trained):
     cfg, windows = trained
-    split = json.loads(result_path(cfg).read_text())["metrics"]["by_day_type"]
+    split = json.loads(config_result_path(cfg).read_text())["metrics"]["by_day_type"]
     expected = Counter(windows.day_types(np.arange(len(windows))).tolist())  # over 8 batches of 50 windows
     assert {day_type: part["windows"] for day_type, part in split.items()} == expected
     assert set(expected) == {"weekday", "weekend"}
@@ -41,7 +38,7 @@ def test_the_runner_splits_its_test_windows_by_the_day_type_of_their_forecast(tr
 @pytest.mark.slow
 def test_rescoring_adds_the_split_only_when_it_reproduces_the_recorded_metrics(trained):
     cfg, _ = trained
-    path = result_path(cfg)
+    path = config_result_path(cfg)
     original = json.loads(path.read_text())
     unsplit = {**original, "metrics": {k: v for k, v in original["metrics"].items() if k != "by_day_type"}}
 
@@ -73,7 +70,7 @@ def test_a_grid_result_takes_the_split_of_the_candidate_it_chose(tmp_path):
     for ratio in SOURCE_RATIO_GRID:  # every candidate already split, each with its own checkpoint
         cfg = candidate_config(experiment, ratio)
         metrics = {"avg": {"MAE": ratio, "RMSE": ratio}, "by_day_type": split(ratio)}
-        write_result(str(result_path(cfg).parent), {"checkpoint_path": f"/runs/{ratio}.pt", "metrics": metrics})
+        write_result(str(config_result_path(cfg).parent), {"checkpoint_path": f"/runs/{ratio}.pt", "metrics": metrics})
     grid = grid_result_path(experiment)
     chosen = {"checkpoint_path": "/runs/0.25.pt", "metrics": {"avg": {"MAE": 0.25, "RMSE": 0.25}}}
     write_result(str(grid.parent), chosen)

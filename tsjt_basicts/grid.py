@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tsjt_basicts.config import METHODS, PAPER_RATIO, Training, experiment_config
 from tsjt_basicts.data.city import DataError
-from tsjt_basicts.results import RESULT_FILE, write_result
+from tsjt_basicts.results import RESULT_FILE, config_result_path, write_result
 
 SOURCE_RATIO_GRID: tuple[float, ...] = (0.0, PAPER_RATIO, 0.05, 0.25, 1.0)
 
@@ -60,7 +60,7 @@ def candidate_record(experiment: dict, ratio: float) -> dict:
     from tsjt_basicts.launcher import launch_training
 
     cfg = candidate_config(experiment, ratio)
-    path = Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+    path = config_result_path(cfg)
     if not path.is_file():
         launch_training(cfg)
     return json.loads(path.read_text())

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tsjt_basicts.config import METHODS, experiment_config
 from tsjt_basicts.errors import ConfigError, OneLineParser, run_command
-from tsjt_basicts.results import RESULT_FILE, write_result
+from tsjt_basicts.results import config_result_path, write_result
 
 logger = logging.getLogger(__name__)
 SAME = 1e-4  # relative difference under which a re-evaluation reproduces the recorded metric
@@ -40,7 +40,7 @@ def rescore_run(cfg) -> str:
     """Re-evaluate the checkpoint a BasicTS run was tested with; add its day-type split. Returns the outcome."""
     from tsjt_basicts.launcher import launch_evaluation
 
-    path = Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+    path = config_result_path(cfg)
     if not path.is_file():
         return "no result"
     record = json.loads(path.read_text())
@@ -78,7 +78,7 @@ def rescore_grid(experiment: dict) -> list[str]:
     record = json.loads(path.read_text())
     if "by_day_type" in record["metrics"]:
         return [*outcomes, "already split"]
-    paths = [Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE for cfg in configs]
+    paths = [config_result_path(cfg) for cfg in configs]
     candidates = [json.loads(p.read_text()) for p in paths if p.is_file()]
     chosen = next((c for c in candidates if c.get("checkpoint_path") == record.get("checkpoint_path")), None)
     if chosen is None or "by_day_type" not in chosen["metrics"]:

@@ -43,6 +43,11 @@ def run_folder(root: str, method: str, backbone: str, task: str, protocol: str, 
     return os.path.join(root, name, task, f"{protocol}_seed{seed}")
 
 
+def config_result_path(cfg) -> Path:
+    """Where a BasicTS run of config ``cfg`` writes its ``test_metrics.json``: inside its config-md5 folder."""
+    return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+
+
 def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str, metrics: MetricAccumulator,
                   device: str) -> dict:
     """Metrics of the target's test windows plus what produced them (method, task, seed, device, ...)."""

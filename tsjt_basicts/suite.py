@@ -31,7 +31,7 @@ from tsjt_basicts.data.task_spec import Task, TaskRef
 from tsjt_basicts.data.tasks import resolve_task
 from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.grid import grid_result_path, run_ratio_grid, uses_ratio_grid
-from tsjt_basicts.results import RESULT_FILE, WALL_TIMES, UnusableResult, read_result
+from tsjt_basicts.results import WALL_TIMES, UnusableResult, config_result_path, read_result
 
 logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
@@ -129,8 +129,7 @@ def result_path(entry: Entry, task: TaskRef, seed: int, budget: str, out_root: s
         experiment = gradient_experiment(entry, task, seed, budget, out_root, gpus)
         if uses_ratio_grid(experiment):
             return grid_result_path(experiment)
-        cfg = experiment_config(**experiment)
-        return Path(cfg.ckpt_save_dir) / cfg.md5 / RESULT_FILE
+        return config_result_path(experiment_config(**experiment))
     from baselines.common import baseline_result_path
 
     return baseline_result_path(entry.method, entry.backbone, task, seed, out_root, baseline_settings(entry, budget))

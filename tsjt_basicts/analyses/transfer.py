@@ -53,7 +53,7 @@ def sweep(root: Path) -> Sweep:
     if not root.is_dir():
         raise ConfigError(f"--root {root} is not a folder of results; give the suite's --out-root")
     newest: dict[tuple, dict] = {}
-    for path, record in usable_results(sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime)):
+    for _, record in usable_results(sorted(root.rglob(RESULT_FILE), key=lambda p: p.stat().st_mtime)):
         label = row_label(record)
         if label is not None:
             budget = json.dumps(record.get("budget"), sort_keys=True)
