@@ -135,3 +135,43 @@ def test_run_suite_refuses_a_bad_shard_tuple(shard):
 def test_shard_is_an_option_of_the_suite_only(tmp_path, capsys):
     assert run.main(["-c", "configs/HA_Synthetic.py", "--shard", "1/2"]) == 2
     assert "--shard is an option of --suite, ignored with -c CONFIG" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_jobs_train_a_grids_candidates_as_separate_jobs_with_the_serial_result(tmp_path):
+    methods = ["TSJT_GWN", "TSJT-paper_GWN"]
+    for folder, jobs in (("one", 1), ("two", 2)):
+        assert run_suite("table2", seeds=1, budget="smoke", out_root=str(tmp_path / folder), tasks=["synthetic"],
+                         methods=methods, jobs=jobs) == []
+    entries = {entry.folder: entry for entry in SUITES["table2"][0]}
+    for folder in methods:
+        one, two = (json.loads(result_path(entries[folder], "synthetic", 0, "smoke", str(tmp_path / k)).read_text())
+                    for k in ("one", "two"))
+        assert one["metrics"]["avg"] == pytest.approx(two["metrics"]["avg"], rel=1e-5)
+    grid = json.loads(result_path(entries["TSJT_GWN"], "synthetic", 0, "smoke", str(tmp_path / "two")).read_text())
+    assert len(grid["source_ratio_grid"]["val_MAE"]) == 5 and grid["compute"]["target_steps"] == 5 * 6
+    timed = [json.loads(line) for line in (tmp_path / "two" / "wall_times.jsonl").read_text().splitlines()]
+    assert [t["method"] for t in timed] == ["TSJT"]  # TSJT-paper's run is the grid's 0.005 candidate, trained once
+
+
+def test_a_grid_with_a_failed_candidate_is_reported_and_not_submitted():
+    from concurrent.futures import Future
+
+    from tsjt_basicts.suite_pool import finish_grids
+
+    def done(value):
+        future = Future()
+        future.set_result(value)
+        return future
+
+    class Pool:
+        submitted = []
+
+        def submit(self, *args):
+            self.submitted.append(args)
+            return done(None)
+
+    grids = {("ok",): [done((None, 2.0)), done((None, 3.0))], ("bad",): [done((None, 1.0)), done(("ratio 1: nan", 0.0))]}
+    runs_of = {}
+    assert finish_grids(Pool(), grids, runs_of, "smoke", "out", None, 1) == ["ratio 1: nan"]
+    assert list(runs_of.values()) == [("ok",)] and Pool.submitted[0][-1] == 5.0  # timed as its candidates' sum

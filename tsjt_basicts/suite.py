@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -184,8 +182,9 @@ def suite_entries(name: str, methods: list[str] | None) -> tuple[tuple[Entry, ..
 
 
 def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpus: str | None = None,
-            threads: int | None = None) -> str | None:
-    """Run one (method, task, seed) unless its result exists; returns a failure line, or None."""
+            threads: int | None = None, prior_seconds: float = 0.0) -> str | None:
+    """Run one (method, task, seed) unless its result exists; returns a failure line, or None.
+    ``prior_seconds``: time spent on the run elsewhere (a grid's candidates), added to its wall time."""
     if threads is not None:
         import torch
 
@@ -201,7 +200,7 @@ def run_one(entry: Entry, task: Task, seed: int, budget: str, out_root: str, gpu
         logger.info("run %s (%s budget)", label, budget)
         started = time.perf_counter()
         run_entry(entry, task, seed, budget, out_root, gpus)
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started + prior_seconds
         log_wall_time(out_root, entry, task, seed, budget, json.loads(path.read_text())["device"], seconds)
     except UnusableResult as error:
         logger.error("FAILED %s: %s is unusable (%s); delete it to run it again", label, path, error)
@@ -240,7 +239,8 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
 
     ``methods`` keeps only those entries (``TSJT_GWN``, ``HA``, ...), so several processes can
     share one suite; each finished run's wall time is appended to ``wall_times.jsonl``. ``jobs > 1``
-    runs that many entries at once in separate processes, the machine's cores split between them.
+    runs that many entries at once in separate processes, the machine's cores split between them,
+    each candidate of a grid-searched run as a job of its own (:mod:`tsjt_basicts.suite_pool`).
     ``shard=(k, n)`` runs only every n-th run of the suite's fixed order, from the k-th (1-based), so
     n machines (a job array) fill one results folder between them.
     """
@@ -249,11 +249,9 @@ def run_suite(name: str, seeds: int, budget: str, out_root: str, gpus: str | Non
     if jobs == 1:
         failed = [run_one(entry, task, seed, budget, out_root, gpus) for entry, task, seed in runs]
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_logging) as pool:
-            futures = [pool.submit(run_one, *run, budget, out_root, gpus, threads) for run in runs]
-            failed = [future.result() for future in futures]
+        from tsjt_basicts.suite_pool import run_in_parallel
+
+        failed = run_in_parallel(runs, budget, out_root, gpus, jobs, initializer=_worker_logging)
     return [line for line in failed if line]
 
 
