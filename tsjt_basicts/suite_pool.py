@@ -49,6 +49,7 @@ def run_candidate(entry, task: Task, seed: int, ratio: float, budget: str, out_r
     from tsjt_basicts.suite import gradient_experiment
 
     torch.set_num_threads(threads)
+    logger.info("run %s on %s, seed %d, grid ratio %g (%s budget)", entry.folder, task.name, seed, ratio, budget)
     started = time.perf_counter()
     try:
         candidate_record(gradient_experiment(entry, task, seed, budget, out_root, gpus), ratio)
