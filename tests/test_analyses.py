@@ -26,8 +26,22 @@ def test_ablation_runs_every_variant_and_tables_them(tmp_path):
     methods = [entry.folder for entry in SUITES["ablation"][0] if entry.backbone == "GWN"]
     assert {"TSJT-paper_GWN", "TSJT-noNPM_GWN", "TSJT-noAK_GWN", "TSJT-noTSB_GWN", "TSJT-sum_GWN"} == set(methods)
     table = run_and_analyse("ablation", tmp_path, ["synthetic"], methods)
-    row = next(line for line in table.splitlines() if line.startswith("| synthetic-shenzhen"))
+    row = next(line for line in table.splitlines() if line.startswith("| synthetic (synthetic)"))
     assert "| GWN |" in row and "not run" not in row and row.count("± 0.00 (1)") == 5
+
+
+def test_the_ablation_keeps_tasks_of_one_target_apart_and_leaves_other_bank_sizes_out():
+    from tsjt_basicts.analyses.ablation import group
+
+    def record(method, task, mae, **more):
+        return {"method": method, "backbone": "GWN", "task": task, "target": "t", "data_kind": "real",
+                "metrics": {"avg": {"MAE": mae}}, "num_nodes": 20, **more}
+
+    groups = group([record("TSJT-paper", "a", 1.0, num_prompts=10), record("TSJT-paper", "b", 5.0, num_prompts=10),
+                    record("TSJT-paper", "a", 9.0, num_prompts=3),  # a bank-size run: K=3, not half of 20
+                    record("TSJT-noNPM", "a", 2.0, num_prompts=None), record("TSJT-noTSB", "a", 3.0)])
+    assert groups["a (real)"]["GWN"] == {"TSJT-paper": [1.0], "TSJT-noNPM": [2.0], "TSJT-noTSB": [3.0]}
+    assert groups["b (real)"]["GWN"] == {"TSJT-paper": [5.0]}
 
 
 @pytest.mark.slow

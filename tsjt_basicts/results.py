@@ -27,7 +27,7 @@ RECORD_KEYS = ("method", "seed", "task", "target", "data_kind", "protocol", "int
 TEXT, WHOLE, NUMBER = "text", "a whole number", "a number"
 FIELD_KINDS = {  # what the readers (leaderboard, suite) take each field to be; optional ones may also be null
     "method": TEXT, "backbone": TEXT, "task": TEXT, "target": TEXT, "data_kind": TEXT, "protocol": TEXT,
-    "seed": WHOLE, "interval_minutes": WHOLE, "target_days": NUMBER, "data_seed": WHOLE,
+    "seed": WHOLE, "interval_minutes": WHOLE, "target_days": NUMBER, "data_seed": WHOLE, "num_nodes": WHOLE,
 }
 NULLABLE = ("target_days", "data_seed")
 NUMBER_TABLES = ("diagnostics", "compute")  # {name: number or null} when present
@@ -57,6 +57,7 @@ def result_record(meta: dict[str, Any], windows: CityWindows, protocol_name: str
     return {
         **meta,
         "target": city.name,
+        "num_nodes": city.num_nodes,
         "data_kind": city.kind,
         "protocol": protocol_name,
         "interval_minutes": city.interval_minutes,

@@ -3,7 +3,9 @@
 Variants, all at the paper's source ratio: ``TSJT-paper`` (the whole method), ``TSJT-noNPM``
 (w/o NPM), ``TSJT-noAK`` (w/o A_K), ``TSJT-noTSB`` (w/o TSB as the paper defines it: the NPM model
 trained with Reptile) and ``TSJT-sum`` (TSB's projection left out: gradients summed at the same
-ratio). The table and the bar chart give the avg MAE, mean ± std over seeds.
+ratio). The table and the bar chart give the avg MAE, mean ± std over seeds, per task (runs of two
+tasks with one target, e.g. the transfer tasks, are not pooled) and backbone; runs with a prompt bank
+other than the default K (half the target's nodes: the bank-size suite's) are left out.
 """
 from __future__ import annotations
 
@@ -24,43 +26,50 @@ VARIANTS = {
     "TSJT-noTSB": "w/o TSB (Reptile)",
     "TSJT-sum": "summed gradients",
 }
-Groups = dict[str, dict[str, dict[str, list[float]]]]  # target -> backbone -> variant -> avg MAEs
+Groups = dict[str, dict[str, dict[str, list[float]]]]  # task -> backbone -> variant -> avg MAEs
+
+
+def default_bank(record: dict) -> bool:
+    """Whether the run's prompt bank has the default K = half the target's nodes (or no bank; records
+    written before ``num_nodes`` was recorded count as default)."""
+    k, nodes = record.get("num_prompts"), record.get("num_nodes")
+    return k is None or nodes is None or k == max(1, nodes // 2)
 
 
 def group(records: list[dict]) -> Groups:
-    """The avg MAE of every ablation run, by target (with its data kind), backbone and variant."""
+    """The avg MAE of every ablation run, by task (with its data kind), backbone and variant."""
     groups: Groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for record in records:
-        if record["method"] in VARIANTS:
-            target = f"{record['target']} ({record['data_kind']})"
-            groups[target][record.get("backbone", "-")][record["method"]].append(avg(record))
+        if record["method"] in VARIANTS and default_bank(record):
+            task = f"{record['task']} ({record['data_kind']})"
+            groups[task][record.get("backbone", "-")][record["method"]].append(avg(record))
     return groups
 
 
 def table(groups: Groups) -> str:
-    """Markdown: one row per target and backbone, one column per variant."""
-    lines = ["| target | backbone | " + " | ".join(VARIANTS.values()) + " |",
+    """Markdown: one row per task and backbone, one column per variant."""
+    lines = ["| task | backbone | " + " | ".join(VARIANTS.values()) + " |",
              "|---|---|" + "---:|" * len(VARIANTS)]
-    for target, backbones in sorted(groups.items()):
+    for task, backbones in sorted(groups.items()):
         for backbone, variants in sorted(backbones.items()):
             cells = [cell(variants[v]) if v in variants else "not run" for v in VARIANTS]
-            lines.append(f"| {target} | {backbone} | " + " | ".join(cells) + " |")
+            lines.append(f"| {task} | {backbone} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def figure(groups: Groups, path: Path) -> Path:
-    """One panel per target: bars of avg MAE per variant, a group per backbone, std as error bars."""
+    """One panel per task: bars of avg MAE per variant, a group per backbone, std as error bars."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
     width = 0.8 / len(VARIANTS)
-    for ax, (target, backbones) in zip(axes[0], sorted(groups.items())):
+    for ax, (task, backbones) in zip(axes[0], sorted(groups.items())):
         names = sorted(backbones)
         for i, (variant, label) in enumerate(VARIANTS.items()):
             stats = [mean_std(backbones[b].get(variant, [])) for b in names]
             ax.bar(np.arange(len(names)) + (i - len(VARIANTS) / 2 + 0.5) * width, [s[0] for s in stats], width,
                    yerr=[s[1] for s in stats], label=label, capsize=2)
         ax.set_xticks(np.arange(len(names)), names)
-        ax.set_title(target, fontsize="small")
+        ax.set_title(task, fontsize="small")
         ax.set_ylabel("avg MAE")
     axes[0][0].legend(fontsize="x-small")
     return save_figure(fig, path)
