@@ -64,6 +64,19 @@ def test_sources_runs_every_subset_of_a_user_task(tmp_path):
     assert row.count("(3)") == 2 and row.count("(1)") == 1  # 3 single sources, 3 pairs, the whole set
 
 
+def test_the_sources_table_keeps_two_tasks_of_one_target_apart():
+    from tsjt_basicts.analyses.sources import group
+
+    def record(task, mae):
+        return {"method": "TSJT", "backbone": "GWN", "task": task, "target": "synthetic-shenzhen",
+                "data_kind": "synthetic", "metrics": {"avg": {"MAE": mae}}}
+
+    groups = group([record("helpful-from-a", 1.0), record("helpful-from-a+b+c", 2.0),
+                    record("harmful-from-a+b+c", 9.0), record("harmful-from-a+b", 8.0)])
+    assert groups["helpful (synthetic)"]["TSJT (GWN)"] == {1: [1.0], 3: [2.0]}
+    assert groups["harmful (synthetic)"]["TSJT (GWN)"] == {2: [8.0], 3: [9.0]}
+
+
 def test_source_subsets_name_and_count_their_sources():
     names = [task.name for task in source_subsets(resolve_task("la-speed"))]
     assert len(names) == 7 and names[-1] == "la-speed" and "la-speed-from-melbourne+montevideo" in names

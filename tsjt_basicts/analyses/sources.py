@@ -2,8 +2,8 @@
 
 :func:`source_subsets` turns a task into one task per non-empty subset of its sources (named
 ``<task>-from-<a>+<b>``; a registered task's whole set keeps its name, so its runs are Table 2's). The
-table and figure give, per target and method, the avg MAE at 1, 2, ... sources: mean ± std over
-seeds and over the subsets of that size.
+table and figure give, per task (its subsets together; two tasks of one target apart) and method, the
+avg MAE at 1, 2, ... sources: mean ± std over seeds and over the subsets of that size.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tsjt_basicts.data.task_spec import Task
 from tsjt_basicts.data.tasks import TASKS
 
 SUBSET = "-from-"
-Groups = dict[str, dict[str, dict[int, list[float]]]]  # target -> method -> number of sources -> avg MAEs
+Groups = dict[str, dict[str, dict[int, list[float]]]]  # task -> method -> number of sources -> avg MAEs
 
 
 def source_subsets(task: Task) -> list[Task]:
@@ -39,40 +39,45 @@ def number_of_sources(task_name: str) -> int | None:
     return len(TASKS[task_name].sources) or None if task_name in TASKS else None
 
 
+def base_task(task_name: str) -> str:
+    """The task a run's task is a subset of (its own name when it is no subset)."""
+    return task_name.rsplit(SUBSET, 1)[0]
+
+
 def group(records: list[dict]) -> Groups:
-    """The avg MAE of every run by target, method and number of sources; a method run with one number
+    """The avg MAE of every run by task, method and number of sources; a method run with one number
     of sources only (a Table 2 run of another suite) is left out."""
     groups: Groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for record in records:
         count = number_of_sources(record["task"])
         if count is not None:
             method = record["method"] + ("" if record.get("backbone", "-") == "-" else f" ({record['backbone']})")
-            groups[f"{record['target']} ({record['data_kind']})"][method][count].append(avg(record))
-    varied = {target: {m: sizes for m, sizes in methods.items() if len(sizes) > 1} for target, methods in groups.items()}
-    return {target: methods for target, methods in varied.items() if methods}
+            groups[f"{base_task(record['task'])} ({record['data_kind']})"][method][count].append(avg(record))
+    varied = {task: {m: sizes for m, sizes in methods.items() if len(sizes) > 1} for task, methods in groups.items()}
+    return {task: methods for task, methods in varied.items() if methods}
 
 
 def table(groups: Groups) -> str:
     counts = sorted({n for methods in groups.values() for sizes in methods.values() for n in sizes})
-    lines = ["| target | method | " + " | ".join(f"{n} source{'s' * (n > 1)}" for n in counts) + " |",
+    lines = ["| task | method | " + " | ".join(f"{n} source{'s' * (n > 1)}" for n in counts) + " |",
              "|---|---|" + "---:|" * len(counts)]
-    for target, methods in sorted(groups.items()):
+    for task, methods in sorted(groups.items()):
         for method, sizes in sorted(methods.items()):
-            lines.append(f"| {target} | {method} | " + " | ".join(cell(sizes.get(n, [])) for n in counts) + " |")
+            lines.append(f"| {task} | {method} | " + " | ".join(cell(sizes.get(n, [])) for n in counts) + " |")
     return "\n".join(lines)
 
 
 def figure(groups: Groups, path: Path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
-    for ax, (target, methods) in zip(axes[0], sorted(groups.items())):
+    for ax, (task, methods) in zip(axes[0], sorted(groups.items())):
         for method, sizes in sorted(methods.items()):
             counts = sorted(sizes)
             stats = [mean_std(sizes[n]) for n in counts]
             ax.errorbar(counts, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o", capsize=3, label=method)
         ax.set_xlabel("source cities")
         ax.set_ylabel("avg MAE")
-        ax.set_title(target, fontsize="small")
+        ax.set_title(task, fontsize="small")
         ax.legend(fontsize="x-small")
     return save_figure(fig, path)
 
