@@ -1,6 +1,8 @@
 """The comparison suite in smoke budget on the synthetic cities: every method, then the leaderboard."""
 import json
 import math
+import threading
+import time
 
 import pytest
 
@@ -171,7 +173,12 @@ def test_a_grid_with_a_failed_candidate_is_reported_and_not_submitted():
             self.submitted.append(args)
             return done(None)
 
-    grids = {("ok",): [done((None, 2.0)), done((None, 3.0))], ("bad",): [done((None, 1.0)), done(("ratio 1: nan", 0.0))]}
+    late = Future()  # finishes after the first wait: the loop must sleep on it, not spin on the done ones
+    threading.Timer(0.2, late.set_result, [(None, 0.0)]).start()
+    grids = {("ok",): [done((None, 2.0)), done((None, 3.0)), late],
+             ("bad",): [done((None, 1.0)), done(("ratio 1: nan", 0.0))]}
     runs_of = {}
+    started = time.process_time()
     assert finish_grids(Pool(), grids, runs_of, "smoke", "out", None, 1) == ["ratio 1: nan"]
+    assert time.process_time() - started < 0.1  # CPU time while waiting 0.2 s
     assert list(runs_of.values()) == [("ok",)] and Pool.submitted[0][-1] == 5.0  # timed as its candidates' sum

@@ -100,7 +100,9 @@ def finish_grids(pool: ProcessPoolExecutor, grids: dict[Run, list[Future]], runs
     failed: list[str | None] = []
     waiting = dict(grids)
     while waiting:
-        wait([f for futures in waiting.values() for f in futures], return_when=FIRST_COMPLETED)
+        pending = [f for futures in waiting.values() for f in futures if not f.done()]
+        if pending:  # a done future would end every wait at once: the loop would spin
+            wait(pending, return_when=FIRST_COMPLETED)
         for run in [run for run, futures in waiting.items() if all(f.done() for f in futures)]:
             results = [future.result() for future in waiting.pop(run)]
             errors = [line for line, _ in results if line]
