@@ -20,6 +20,14 @@ def test_the_estimate_is_the_median_of_the_same_task_else_of_other_tasks_else_un
     assert estimate_seconds(SAMPLES, Entry("Joint", "GWN"), "metro", "cpu") == (None, False)
 
 
+def test_a_time_from_another_task_is_scaled_by_what_the_other_methods_took_on_both_tasks():
+    samples = SAMPLES + [{"method": "Joint", "backbone": "GWN", "task": "metro", "budget": "cpu", "seconds": 200.0}]
+    # TargetOnly took 300 s on la-speed against 80 s on metro (median of 60 and 100): la-speed costs 3.75x
+    assert estimate_seconds(samples, Entry("Joint", "GWN"), "la-speed", "cpu") == (750.0, False)
+    # no method was timed on both metro and melbourne-volume: Joint's own median, unscaled
+    assert estimate_seconds(samples, Entry("Joint", "GWN"), "melbourne-volume", "cpu") == (200.0, False)
+
+
 def test_the_plan_lists_the_missing_runs_with_their_estimate_and_trains_nothing(tmp_path, capsys):
     out = tmp_path / "suite"
     assert run.main(["--suite", "table2", "--tasks", "synthetic", "--methods", "HA", "--seeds", "1",

@@ -2,8 +2,10 @@
 
 The runs whose result file is missing are grouped per method and task; each group's time is
 estimated from the same results folder's ``wall_times.jsonl`` (the last time of each run): the
-median wall time of the same method, backbone, task and budget, else of the same method, backbone
-and budget on any task (marked ``~``), else unknown. Nothing is trained.
+median wall time of the same method, backbone, task and budget; else (marked ``~``) its time on
+other tasks scaled to this task by how much longer or shorter the other methods timed on both tasks
+ran here (a synthetic grid of 10 minutes says little about a real one of two hours), or unscaled
+when no other method was timed on both; else unknown. Nothing is trained.
 """
 from __future__ import annotations
 
@@ -24,17 +26,38 @@ def missing_runs(runs: list[Run], budget: str, out_root: str, gpus: str | None =
             if not result_path(entry, task, seed, budget, out_root, gpus).is_file()]
 
 
+def median_times(samples: list[dict], budget: str) -> dict[tuple[str, str, str], float]:
+    """Median seconds per (method, backbone, task) of ``budget``."""
+    seconds: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for s in samples:
+        if s.get("budget") == budget and isinstance(s.get("seconds"), (int, float)):
+            seconds[(s.get("method"), s.get("backbone"), s.get("task"))].append(float(s["seconds"]))
+    return {key: statistics.median(values) for key, values in seconds.items()}
+
+
+def task_scale(times: dict[tuple[str, str, str], float], task: str, other: str, but: tuple[str, str]) -> float | None:
+    """Median ratio of the time on ``task`` to the time on ``other`` of the methods (``but`` aside)
+    timed on both; None when there is none."""
+    ratios = [times[(m, b, task)] / seconds for (m, b, t), seconds in times.items()
+              if t == other and (m, b) != but and (m, b, task) in times and seconds > 0]
+    return statistics.median(ratios) if ratios else None
+
+
 def estimate_seconds(samples: list[dict], entry: Entry, task: str, budget: str) -> tuple[float | None, bool]:
-    """``(median seconds, exact)``: of the same method, backbone, task and budget when measured
-    (exact), else of the same method, backbone and budget on other tasks, else ``(None, False)``."""
-    same = [s for s in samples if (s.get("method"), s.get("backbone"), s.get("budget"))
-            == (entry.method, entry.backbone, budget)]
-    here = [s["seconds"] for s in same if s.get("task") == task]
-    if here:
-        return statistics.median(here), True
-    if same:
-        return statistics.median(s["seconds"] for s in same), False
-    return None, False
+    """``(seconds, exact)``: the median of the same method, backbone, task and budget when measured
+    (exact); else its times on other tasks, each scaled by :func:`task_scale` where it can be (the
+    median of those), else the median of all its samples; else ``(None, False)``."""
+    times = median_times(samples, budget)
+    method = (entry.method, entry.backbone)
+    if (*method, task) in times:
+        return times[(*method, task)], True
+    elsewhere = {t: seconds for (m, b, t), seconds in times.items() if (m, b) == method}
+    scaled = [seconds * scale for other, seconds in elsewhere.items()
+              if (scale := task_scale(times, task, other, method)) is not None]
+    if scaled:
+        return statistics.median(scaled), False
+    same = [s["seconds"] for s in samples if (s.get("method"), s.get("backbone"), s.get("budget")) == (*method, budget)]
+    return (statistics.median(same), False) if same else (None, False)
 
 
 def render_plan(missing: list[Run], total: int, budget: str, out_root: str, jobs: int = 1) -> list[str]:
