@@ -26,12 +26,16 @@ def missing_runs(runs: list[Run], budget: str, out_root: str, gpus: str | None =
             if not result_path(entry, task, seed, budget, out_root, gpus).is_file()]
 
 
+def timed(samples: list[dict], budget: str) -> list[dict]:
+    """The samples of ``budget`` that hold a number of seconds."""
+    return [s for s in samples if s.get("budget") == budget and isinstance(s.get("seconds"), (int, float))]
+
+
 def median_times(samples: list[dict], budget: str) -> dict[tuple[str, str, str], float]:
     """Median seconds per (method, backbone, task) of ``budget``."""
     seconds: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for s in samples:
-        if s.get("budget") == budget and isinstance(s.get("seconds"), (int, float)):
-            seconds[(s.get("method"), s.get("backbone"), s.get("task"))].append(float(s["seconds"]))
+    for s in timed(samples, budget):
+        seconds[(s.get("method"), s.get("backbone"), s.get("task"))].append(float(s["seconds"]))
     return {key: statistics.median(values) for key, values in seconds.items()}
 
 
@@ -56,7 +60,7 @@ def estimate_seconds(samples: list[dict], entry: Entry, task: str, budget: str) 
               if (scale := task_scale(times, task, other, method)) is not None]
     if scaled:
         return statistics.median(scaled), False
-    same = [s["seconds"] for s in samples if (s.get("method"), s.get("backbone"), s.get("budget")) == (*method, budget)]
+    same = [s["seconds"] for s in timed(samples, budget) if (s.get("method"), s.get("backbone")) == method]
     return (statistics.median(same), False) if same else (None, False)
 
 
