@@ -23,7 +23,7 @@ from baselines.registry import ANY_BACKBONE, register_baseline
 from baselines.reptile import PRESETS, ReptileConfig, run_reptile
 from tsjt_basicts.data.city import City
 from tsjt_basicts.data.task_spec import TaskRef
-from tsjt_basicts.npm import NPMConfig
+from tsjt_basicts.npm import NPMConfig, default_num_prompts
 
 METHOD = "TSJT-noTSB"
 
@@ -37,7 +37,7 @@ class NPMReptileConfig(ReptileConfig):
 
     def npm_for(self, target: City) -> NPMConfig:
         """The NPM of TSJT for ``target``."""
-        return NPMConfig(num_prompts=self.num_prompts or max(1, target.num_nodes // 2), prompt_dim=self.prompt_dim)
+        return NPMConfig(num_prompts=self.num_prompts or default_num_prompts(target.num_nodes), prompt_dim=self.prompt_dim)
 
 
 @register_baseline(METHOD, NPMReptileConfig, backbones=ANY_BACKBONE, presets=PRESETS)

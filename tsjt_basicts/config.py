@@ -43,7 +43,7 @@ from tsjt_basicts.engine.taskflow import CrossCityTaskFlow
 from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.backbones import backbone_class
 from tsjt_basicts.data.city import City
-from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig
+from tsjt_basicts.npm import NodePromptedConfig, NodePromptedModel, NPMConfig, default_num_prompts
 from tsjt_basicts.results import run_folder
 from tsjt_basicts.runner import TSJTSettings, check_autocast
 from tsjt_basicts.data.windows import SourceAllocation
@@ -192,7 +192,7 @@ def model_config(method: Method, backbone: str, target: City, protocol: Protocol
                  prompt_dim: int, backbone_config: dict | None, npm_options: dict | None = None) -> NodePromptedConfig:
     """The backbone, wrapped by the NPM where the method uses it (K = half the target's nodes)."""
     fields = backbone_class(backbone).Config.field_names()  # an unknown name fails here, before any data work
-    prompts = max(1, target.num_nodes // 2) if num_prompts is None else num_prompts
+    prompts = default_num_prompts(target.num_nodes) if num_prompts is None else num_prompts
     npm = NPMConfig(num_prompts=prompts, prompt_dim=prompt_dim, **(npm_options or {})) if method.npm else None
     settings = dict(backbone_config or {})
     if not method.use_sources and "num_nodes" in fields:  # one city: the backbone's own node embeddings

@@ -18,6 +18,7 @@ from tsjt_basicts.analyses import register_analysis
 from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under
 from tsjt_basicts.atomic import write_text
 from tsjt_basicts.curves import pyplot, save_figure
+from tsjt_basicts.npm.settings import default_num_prompts
 
 VARIANTS = {
     "TSJT-paper": "TSJT",
@@ -33,7 +34,7 @@ def default_bank(record: dict) -> bool:
     """Whether the run's prompt bank has the default K = half the target's nodes (or no bank; records
     written before ``num_nodes`` was recorded count as default)."""
     k, nodes = record.get("num_prompts"), record.get("num_nodes")
-    return k is None or nodes is None or k == max(1, nodes // 2)
+    return k is None or nodes is None or k == default_num_prompts(nodes)
 
 
 def group(records: list[dict]) -> Groups:

@@ -21,7 +21,7 @@ from tsjt_basicts.npm.bank import PromptBank, PromptGraphSupport, prompt_graph
 from tsjt_basicts.npm.diagnostics import DIAGNOSTIC_KEYS, DiagnosticsAccumulator, PromptInternals
 from tsjt_basicts.npm.encoder import GraphMixing, PatternEncoder, sinusoidal_time_embedding
 from tsjt_basicts.npm.model import NodePromptedConfig, NodePromptedModel, wrap_with_npm
-from tsjt_basicts.npm.settings import NPMConfig
+from tsjt_basicts.npm.settings import NPMConfig, default_num_prompts
 
 __all__ = [
     "DIAGNOSTIC_KEYS",
@@ -35,6 +35,7 @@ __all__ = [
     "PromptGraphSupport",
     "PromptInternals",
     "prompt_graph",
+    "default_num_prompts",
     "sinusoidal_time_embedding",
     "wrap_with_npm",
 ]

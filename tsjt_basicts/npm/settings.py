@@ -12,6 +12,11 @@ SCORE_SCALES: tuple[str, ...] = ("sqrt_d", "sqrt_td", "none")
 SUPPORT_KINDS: tuple[str, ...] = ("temperature", "relu_rownorm", "topk", "softmax_relu")
 
 
+def default_num_prompts(num_nodes: int) -> int:
+    """The paper's bank size K: half the target city's nodes (at least one)."""
+    return max(1, num_nodes // 2)
+
+
 @dataclass
 class NPMConfig:
     """Settings of the node prompting module (defaults: the paper's Eq. 5 and the measured choices)."""
