@@ -44,6 +44,14 @@ def test_the_ablation_keeps_tasks_of_one_target_apart_and_leaves_other_bank_size
     assert groups["b (real)"]["GWN"] == {"TSJT-paper": [5.0]}
 
 
+def test_the_ablation_figure_leaves_out_a_task_with_one_variant_measured():
+    from tsjt_basicts.analyses.ablation import comparable
+
+    groups = {"a (real)": {"GWN": {"TSJT-paper": [1.0], "TSJT-noAK": [2.0]}, "STGCN": {"TSJT-paper": [3.0]}},
+              "b (real)": {"GWN": {"TSJT-paper": [5.0]}}}
+    assert comparable(groups) == {"a (real)": {"GWN": {"TSJT-paper": [1.0], "TSJT-noAK": [2.0]}}}
+
+
 @pytest.mark.slow
 def test_bank_size_tables_error_and_step_cost_against_k(tmp_path):
     table = run_and_analyse("bank-size", tmp_path, ["synthetic"], ["TSJT-paper_GWN_num_prompts=10", "TSJT-paper_GWN"])

@@ -5,7 +5,8 @@ Variants, all at the paper's source ratio: ``TSJT-paper`` (the whole method), ``
 trained with Reptile) and ``TSJT-sum`` (TSB's projection left out: gradients summed at the same
 ratio). The table and the bar chart give the avg MAE, mean ± std over seeds, per task (runs of two
 tasks with one target, e.g. the transfer tasks, are not pooled) and backbone; runs with a prompt bank
-other than the default K (half the target's nodes: the bank-size suite's) are left out.
+other than the default K (half the target's nodes: the bank-size suite's) are left out, and so is a
+task and backbone with a single variant measured (e.g. another suite's ``TSJT-paper`` runs).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ VARIANTS = {
     "TSJT-noTSB": "w/o TSB (Reptile)",
     "TSJT-sum": "summed gradients",
 }
+PANELS_PER_ROW = 4
 Groups = dict[str, dict[str, dict[str, list[float]]]]  # task -> backbone -> variant -> avg MAEs
 
 
@@ -47,6 +49,12 @@ def group(records: list[dict]) -> Groups:
     return groups
 
 
+def comparable(groups: Groups) -> Groups:
+    """Only the tasks and backbones with two or more variants measured: one bar compares nothing."""
+    kept = {task: {b: v for b, v in backbones.items() if len(v) > 1} for task, backbones in groups.items()}
+    return {task: backbones for task, backbones in kept.items() if backbones}
+
+
 def table(groups: Groups) -> str:
     """Markdown: one row per task and backbone, one column per variant."""
     lines = ["| task | backbone | " + " | ".join(VARIANTS.values()) + " |",
@@ -59,11 +67,16 @@ def table(groups: Groups) -> str:
 
 
 def figure(groups: Groups, path: Path) -> Path:
-    """One panel per task: bars of avg MAE per variant, a group per backbone, std as error bars."""
+    """One panel per task (up to four a row): bars of avg MAE per variant, a group per backbone, std as
+    error bars."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    cols = min(len(groups), PANELS_PER_ROW)
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     width = 0.8 / len(VARIANTS)
-    for ax, (task, backbones) in zip(axes[0], sorted(groups.items())):
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    for ax, (task, backbones) in zip(axes.flat, sorted(groups.items())):
         names = sorted(backbones)
         for i, (variant, label) in enumerate(VARIANTS.items()):
             stats = [mean_std(backbones[b].get(variant, [])) for b in names]
@@ -79,7 +92,7 @@ def figure(groups: Groups, path: Path) -> Path:
 @register_analysis("ablation")
 def write(root: Path, out: Path) -> list[Path]:
     """``ablation.md`` and ``ablation.png`` from the ablation runs under ``root``."""
-    groups = group(records_under(root))
+    groups = comparable(group(records_under(root)))
     if not groups:
         raise no_results("ablation", root)
     text = ("# Ablation (paper Fig. 3)\n\nAvg MAE over the 6 horizons, mean ± std (seeds), in the city's units; "
