@@ -83,6 +83,7 @@ def figure(groups: Groups, path: Path) -> Path:
             ax.bar(np.arange(len(names)) + (i - len(VARIANTS) / 2 + 0.5) * width, [s[0] for s in stats], width,
                    yerr=[s[1] for s in stats], label=label, capsize=2)
         ax.set_xticks(np.arange(len(names)), names)
+        ax.set_xlim(-0.5, len(names) - 0.5)  # the same slots whether or not every variant was run
         ax.set_title(task, fontsize="small")
         ax.set_ylabel("avg MAE")
     axes[0][0].legend(fontsize="x-small")
