@@ -109,6 +109,13 @@ def test_an_empty_results_folder_says_which_suite_to_run(tmp_path, capsys):
     assert "no result of the sources suite" in capsys.readouterr().err
 
 
+def test_an_ablation_of_one_variant_says_which_runs_are_missing(tmp_path, capsys):
+    write_result(str(tmp_path / "paper" / "seed0"), sweep_record("TSJT-paper", 0, PAPER_RATIO, 1.9, 1.1, 2.9))
+    assert analyses_main(["--suite", "ablation", "--root", str(tmp_path)]) == 2
+    assert "only one ablation variant per task has results" in capsys.readouterr().err
+    assert not (tmp_path / "leaderboard").exists()
+
+
 def sweep_record(method: str, seed: int, ratio: float | None, test: float, weekday: float, weekend: float,
                  **more) -> dict:
     """A result record as the runner writes it, with the fields the source-ratio sweep reads."""

@@ -18,6 +18,7 @@ import numpy as np
 from tsjt_basicts.analyses import register_analysis
 from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under
 from tsjt_basicts.atomic import write_text
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.curves import pyplot, save_figure
 from tsjt_basicts.npm.settings import default_num_prompts
 
@@ -93,9 +94,13 @@ def figure(groups: Groups, path: Path) -> Path:
 @register_analysis("ablation")
 def write(root: Path, out: Path) -> list[Path]:
     """``ablation.md`` and ``ablation.png`` from the ablation runs under ``root``."""
-    groups = comparable(group(records_under(root)))
-    if not groups:
+    measured = group(records_under(root))
+    if not measured:
         raise no_results("ablation", root)
+    groups = comparable(measured)
+    if not groups:
+        raise ConfigError(f"only one ablation variant per task has results under {root}; run python run.py "
+                          "--suite ablation for the others (w/o NPM, w/o A_K, w/o TSB, summed)")
     text = ("# Ablation (paper Fig. 3)\n\nAvg MAE over the 6 horizons, mean ± std (seeds), in the city's units; "
             f"from `{root}`.\n\n{table(groups)}\n")
     return [write_text(out / "ablation.md", text), figure(groups, out / "ablation.png")]
