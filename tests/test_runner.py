@@ -251,6 +251,7 @@ def _two_pass_update(rank: int, world: int, init_file: str, out_dir: str) -> Non
     combined, _ = build_combiner("tsb", model.named_parameters(), source_ratio=0.5)(g_t, g_s, params)
     torch.save([g.clone() for g in combined], os.path.join(out_dir, f"world{world}_rank{rank}.pt"))
     if world > 1:
+        dist.barrier()  # no rank tears gloo down while another still talks to it (a rare SIGABRT at exit)
         dist.destroy_process_group()
 
 
