@@ -18,8 +18,8 @@ import numpy as np
 from tsjt_basicts.analyses import register_analysis
 from tsjt_basicts.analyses.common import avg, cell, mean_std, no_results, records_under
 from tsjt_basicts.atomic import write_text
-from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.curves import pyplot, save_figure
+from tsjt_basicts.errors import ConfigError
 from tsjt_basicts.npm.settings import default_num_prompts
 
 VARIANTS = {

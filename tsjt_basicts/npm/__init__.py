@@ -34,8 +34,8 @@ __all__ = [
     "PromptBank",
     "PromptGraphSupport",
     "PromptInternals",
-    "prompt_graph",
     "default_num_prompts",
+    "prompt_graph",
     "sinusoidal_time_embedding",
     "wrap_with_npm",
 ]
