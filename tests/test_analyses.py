@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from tsjt_basicts.analyses.__main__ import main as analyses_main
-from tsjt_basicts.analyses.sources import number_of_sources, source_subsets
+from tsjt_basicts.analyses.sources import SUBSETS_PER_SIZE, number_of_sources, source_subsets
 from tsjt_basicts.config import PAPER_RATIO
 from tsjt_basicts.data.formats.generic import save_generic
 from tsjt_basicts.data.synthetic import synthetic_cities
@@ -92,6 +92,17 @@ def test_source_subsets_name_and_count_their_sources():
     own = source_subsets(Task("own", "mine", ("a", "b")))
     assert [t.name for t in own] == ["own-from-a", "own-from-b", "own-from-a+b"]  # a user's whole set named too
     assert source_subsets(resolve_task("synthetic")) == [resolve_task("synthetic")]  # generated cities: as is
+
+
+def test_source_subsets_sample_a_stated_number_of_each_size_when_there_are_more():
+    task = Task("wide", "mine", tuple("abcdef"))  # 6 sources: 63 subsets, 6 / 15 / 20 / 15 / 6 / 1 by size
+    names = [variant.name for variant in source_subsets(task)]
+    sizes = [number_of_sources(name) for name in names]
+    assert [sizes.count(n) for n in range(1, 7)] == [SUBSETS_PER_SIZE] * 5 + [1]
+    assert len(set(names)) == len(names) and names[-1] == "wide-from-a+b+c+d+e+f"
+    assert names == [variant.name for variant in source_subsets(task)]  # the same draw in every process
+    other = [variant.name.replace("other", "wide") for variant in source_subsets(replace(task, name="other"))]
+    assert sorted(other) != sorted(names)  # seeded by the task's name too, not one draw for every task
 
 
 @pytest.mark.parametrize("argv, expected", [
