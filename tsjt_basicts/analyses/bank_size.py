@@ -82,21 +82,23 @@ def table(runs: Runs, costs: dict[tuple[str, int], tuple[float, float]]) -> str:
 
 
 def figure(runs: Runs, costs: dict[tuple[str, int], tuple[float, float]], path: Path) -> Path:
-    """Per task: MAE and RMSE against K (error bars: std over seeds); step time and memory against K."""
+    """Per task (a column): MAE, then RMSE against K (error bars: std over seeds), each on its own scale;
+    then step time and memory against K."""
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 6.4), squeeze=False)
+    fig, axes = plt.subplots(3, len(runs), figsize=(4.2 * len(runs), 8.4), squeeze=False, sharex="col")
     for column, (task, by_k) in enumerate(sorted(runs.items())):
         ks = sorted(by_k)
-        for metric in ("MAE", "RMSE"):
+        for row, metric in enumerate(("MAE", "RMSE")):
             stats = [mean_std([avg(r, metric) for r in by_k[k]]) for k in ks]
-            axes[0][column].errorbar(ks, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o", capsize=3,
-                                     label=f"avg {metric}")
+            axes[row][column].errorbar(ks, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o", capsize=3)
+            axes[row][column].set_ylabel(f"avg {metric}")
         axes[0][column].set_title(task, fontsize="small")
-        axes[0][column].legend(fontsize="x-small")
-        cost = axes[1][column]
+        cost = axes[2][column]
         cost.plot(ks, [costs[task, k][0] for k in ks], marker="o", color="tab:green")
         cost.set_ylabel("step ms", color="tab:green")
-        cost.twinx().plot(ks, [costs[task, k][1] for k in ks], marker="s", color="tab:purple")
+        memory = cost.twinx()
+        memory.plot(ks, [costs[task, k][1] for k in ks], marker="s", color="tab:purple")
+        memory.set_ylabel("step MB", color="tab:purple")
         cost.set_xlabel("prompts K")
     return save_figure(fig, path)
 
