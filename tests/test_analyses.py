@@ -103,6 +103,8 @@ def test_source_subsets_sample_a_stated_number_of_each_size_when_there_are_more(
     assert names == [variant.name for variant in source_subsets(task)]  # the same draw in every process
     other = [variant.name.replace("other", "wide") for variant in source_subsets(replace(task, name="other"))]
     assert sorted(other) != sorted(names)  # seeded by the task's name too, not one draw for every task
+    many = source_subsets(Task("many", "mine", tuple(f"s{i}" for i in range(30))))  # 10^9 subsets, never listed
+    assert len(many) == SUBSETS_PER_SIZE * 29 + 1
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from itertools import combinations
+from math import comb
 from pathlib import Path
 from random import Random
 
@@ -29,20 +30,24 @@ Groups = dict[str, dict[str, dict[int, list[float]]]]  # task -> method -> numbe
 
 
 def source_subsets(task: Task) -> list[Task]:
-    """The task with every non-empty subset of its sources; a registered task keeps its own name for the
-    whole set (so Table 2's runs count), a user's task is named by the subset throughout."""
+    """The task with each non-empty subset of its sources (:func:`subsets_of_size`); a registered task keeps
+    its own name for the whole set (so Table 2's runs count), a user's task is named by the subset throughout."""
     sources = task.sources
-    subsets = [subset for size in range(1, len(sources) + 1) for subset in subsets_of_size(task.name, sources, size)]
+    sizes = range(1, len(sources) + 1)
+    subsets = [subset for size in sizes for subset in subsets_of_size(task.name, sources, size)]
     variants = [replace(task, name=f"{task.name}{SUBSET}{'+'.join(subset)}", sources=subset) for subset in subsets]
     return variants[:-1] + [task] if task.name in TASKS else variants
 
 
 def subsets_of_size(name: str, sources: tuple[str, ...], size: int) -> list[tuple[str, ...]]:
-    """Every ``size``-subset of ``sources`` in order, or a seeded sample of :data:`SUBSETS_PER_SIZE` of them."""
-    every = list(combinations(sources, size))
-    if len(every) <= SUBSETS_PER_SIZE:
-        return every
-    return sorted(Random(f"{name}:{size}").sample(every, SUBSETS_PER_SIZE), key=every.index)
+    """Every ``size``-subset of ``sources`` in order, or where there are more than :data:`SUBSETS_PER_SIZE`,
+    that many drawn (without listing them all: 30 sources have 10^9 subsets), seeded by ``name`` and size."""
+    if comb(len(sources), size) <= SUBSETS_PER_SIZE:
+        return list(combinations(sources, size))
+    draw, chosen = Random(f"{name}:{size}"), set()
+    while len(chosen) < SUBSETS_PER_SIZE:
+        chosen.add(tuple(sorted(draw.sample(range(len(sources)), size))))
+    return [tuple(sources[i] for i in positions) for positions in sorted(chosen)]
 
 
 def number_of_sources(task_name: str) -> int | None:
