@@ -100,7 +100,9 @@ def test_source_subsets_sample_a_stated_number_of_each_size_when_there_are_more(
     sizes = [number_of_sources(name) for name in names]
     assert [sizes.count(n) for n in range(1, 7)] == [SUBSETS_PER_SIZE] * 5 + [1]
     assert len(set(names)) == len(names) and names[-1] == "wide-from-a+b+c+d+e+f"
-    assert names == [variant.name for variant in source_subsets(task)]  # the same draw in every process
+    # the same draw in every process (a resumed suite must find its runs): fixed, not hash()-seeded
+    pairs = [name for name, size in zip(names, sizes) if size == 2]
+    assert pairs == ["wide-from-a+e", "wide-from-b+e", "wide-from-d+f"]
     other = [variant.name.replace("other", "wide") for variant in source_subsets(replace(task, name="other"))]
     assert sorted(other) != sorted(names)  # seeded by the task's name too, not one draw for every task
     many = source_subsets(Task("many", "mine", tuple(f"s{i}" for i in range(30))))  # 10^9 subsets, never listed
